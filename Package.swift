@@ -1,0 +1,84 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Swift 6 language mode everywhere; `ExistentialAny` keeps existential costs visible.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "orchlog",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "orchlogd", targets: ["orchlogd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The system libsqlite3 (Debian: libsqlite3-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // Frames, status codes, ids and the generated protobuf messages.
+        .target(
+            name: "OrchLogWire",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings
+        ),
+        // Non-blocking sockets on Dispatch sources with bounded, watermarked buffers.
+        .target(
+            name: "OrchLogNet",
+            dependencies: ["OrchLogWire", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // SQLite: the verbatim table, validation, group commit, readers, change feed.
+        .target(
+            name: "OrchLogStore",
+            dependencies: ["CSQLite", "OrchLogWire", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Calls, deadlines, credit, drain, and the six RPC handlers.
+        .target(
+            name: "OrchLogServer",
+            dependencies: [
+                "OrchLogWire", "OrchLogNet", "OrchLogStore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "orchlogd",
+            dependencies: [
+                "OrchLogServer", "OrchLogStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OrchLogWireTests",
+            dependencies: ["OrchLogWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OrchLogStoreTests",
+            dependencies: ["OrchLogStore", "OrchLogWire", "CSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OrchLogServerTests",
+            dependencies: [
+                "OrchLogServer", "OrchLogStore", "OrchLogWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,128 @@
+import OrchLogStore
+import OrchLogWire
+
+/// StreamChildren: a parent's children after a seq, from the database page by page, then (with
+/// `follow`) from the change feed as they commit.
+///
+/// The feed subscription is taken before the first database read, so nothing committed in
+/// between is missed; records are sent only if their seq is above the last one sent, so nothing
+/// is repeated. When the feed's mailbox overflows the stream reads the database again.
+// @unchecked: confined to the connection's queue; reader completions hop back onto it.
+final class ChildrenStream: ResponseStream, @unchecked Sendable {
+    private enum Source {
+        /// Reading pages from the database after `cursor`.
+        case database(exhausted: Bool)
+        /// Caught up; taking committed children from the feed.
+        case feed
+    }
+
+    private let connection: ServerConnection
+    private let call: ServerCall
+    private let parentID: String?
+    private var cursor: UInt64
+    private var remaining: UInt32?
+    let isFollowing: Bool
+    private var source = Source.database(exhausted: false)
+    private var ready: [LogRecord] = []
+    private var readyIndex = 0
+    private var fetching = false
+    private var subscription: FeedSubscription?
+
+    init(connection: ServerConnection, call: ServerCall, request: Orchlog_V1_StreamChildrenRequest) throws(RPCStatus) {
+        self.connection = connection
+        self.call = call
+        self.parentID = request.hasParentExecID
+            ? try canonicalID(request.parentExecID, field: "parent_exec_id") : nil
+        self.cursor = request.afterSeq
+        self.remaining = request.limit == 0 ? nil : request.limit
+        self.isFollowing = request.follow
+    }
+
+    func start() {
+        if self.isFollowing {
+            let queue = self.connection.queue
+            self.subscription = self.connection.store.feed.subscribe(parentID: self.parentID) { [weak self] in
+                queue.async { [weak self] in self?.pump() }
+            }
+        }
+        self.fetch(checkParent: self.parentID != nil)
+    }
+
+    func stop() {
+        if let subscription {
+            self.connection.store.feed.unsubscribe(subscription)
+            self.subscription = nil
+        }
+    }
+
+    func pump() {
+        while self.call.isOpen {
+            if self.readyIndex < self.ready.count {
+                guard self.connection.canSend(self.call) else { return }
+                let record = self.ready[self.readyIndex]
+                self.readyIndex += 1
+                self.cursor = record.seq
+                self.connection.send(self.call, message: LogEntryMessage(record))
+                if let remaining {
+                    self.remaining = remaining - 1
+                    if remaining == 1 {
+                        self.connection.finish(self.call, .ok)
+                        return
+                    }
+                }
+                continue
+            }
+            self.ready = []
+            self.readyIndex = 0
+            switch self.source {
+            case .database(exhausted: false):
+                if !self.fetching && self.connection.canSend(self.call) { self.fetch(checkParent: false) }
+                return
+            case .database(exhausted: true):
+                guard self.isFollowing else {
+                    self.connection.finish(self.call, .ok)
+                    return
+                }
+                self.source = .feed
+            case .feed:
+                guard let subscription else { return }
+                switch subscription.take() {
+                case .records(let records):
+                    let cursor = self.cursor
+                    self.ready = records.filter { $0.seq > cursor }
+                    if records.isEmpty { return }
+                case .overflowed:
+                    self.source = .database(exhausted: false)
+                }
+            }
+        }
+    }
+
+    private func fetch(checkParent: Bool) {
+        self.fetching = true
+        let parentID = self.parentID
+        let after = self.cursor
+        let pageSize = self.connection.configuration.streamPageSize
+        let queue = self.connection.queue
+        self.connection.store.read({ reader throws(RPCStatus) in
+            if checkParent, let parentID, try reader.entry(id: parentID) == nil {
+                throw .notFound("parent_exec_id: entry \(parentID) not found")
+            }
+            return try reader.children(of: parentID, afterSeq: after, limit: pageSize)
+        }, completion: { result in
+            queue.async {
+                self.fetching = false
+                guard self.call.isOpen else { return }
+                switch result {
+                case .success(let page):
+                    self.ready = page.filter { $0.seq > self.cursor }
+                    self.readyIndex = 0
+                    self.source = .database(exhausted: page.count < pageSize)
+                    self.pump()
+                case .failure(let status):
+                    self.connection.finish(self.call, status)
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,107 @@
+import OrchLogStore
+import OrchLogWire
+import SwiftProtobuf
+
+/// The six RPCs of `orchlog.v1.OrchestrationLog`: request decoding, validation, and the store
+/// operation behind each. Runs on the connection's queue; store work runs on the store's queues.
+enum LogService {
+    /// Starts `call`; every outcome ends up in `connection.finish`.
+    static func start(_ call: ServerCall, request: [UInt8], on connection: ServerConnection) {
+        do throws(RPCStatus) {
+            switch call.method {
+            case MethodPath.appendLog:
+                try self.appendLog(call, try decode(request), connection)
+            case MethodPath.appendLogs:
+                try self.appendLogs(call, try decode(request), connection)
+            case MethodPath.getLog:
+                try self.getLog(call, try decode(request), connection)
+            case MethodPath.streamChildren:
+                let stream = try ChildrenStream(connection: connection, call: call, request: try decode(request))
+                call.stream = stream
+                stream.start()
+            case MethodPath.getTree:
+                let stream = try TreeStream(connection: connection, call: call, request: try decode(request))
+                call.stream = stream
+                stream.start()
+            case MethodPath.health:
+                let _: Orchlog_V1_HealthRequest = try decode(request)
+                connection.reply(call, .success(Orchlog_V1_HealthResponse.with {
+                    $0.status = connection.isDraining ? "DRAINING" : "SERVING"
+                    $0.version = connection.configuration.version
+                    $0.entryCount = connection.store.entryCount
+                }))
+            default:
+                throw RPCStatus(.unimplemented, "method \"\(call.method.prefix(200))\" is not implemented by this server")
+            }
+        } catch {
+            connection.finish(call, error)
+        }
+    }
+
+    private static func decode<M: SwiftProtobuf.Message>(_ bytes: [UInt8]) throws(RPCStatus) -> M {
+        do {
+            return try M.decodeUntrusted(bytes)
+        } catch {
+            throw .invalidArgument("request is not a valid \(M.protoMessageName): \(error)")
+        }
+    }
+
+    private static func appendLog(
+        _ call: ServerCall, _ request: Orchlog_V1_AppendLogRequest, _ connection: ServerConnection
+    ) throws(RPCStatus) {
+        guard request.hasEntry else { throw .invalidArgument("entry: required") }
+        let entry = try NewEntry.validate(
+            request.entry, fieldPath: "entry", maxContentBytes: connection.store.options.maxContentBytes
+        )
+        connection.store.append([entry]) { result in
+            connection.reply(call, result.map { outcomes in
+                Orchlog_V1_AppendLogResponse.with {
+                    $0.entry = LogEntryMessage(outcomes[0].record)
+                    $0.created = outcomes[0].created
+                }
+            })
+        }
+    }
+
+    private static func appendLogs(
+        _ call: ServerCall, _ request: Orchlog_V1_AppendLogsRequest, _ connection: ServerConnection
+    ) throws(RPCStatus) {
+        let maxContent = connection.store.options.maxContentBytes
+        var entries: [NewEntry] = []
+        entries.reserveCapacity(request.entries.count)
+        for (index, message) in request.entries.enumerated() {
+            entries.append(try NewEntry.validate(message, fieldPath: "entries[\(index)]", maxContentBytes: maxContent))
+        }
+        guard !entries.isEmpty else {
+            connection.reply(call, .success(Orchlog_V1_AppendLogsResponse()))
+            return
+        }
+        connection.store.append(entries) { result in
+            connection.reply(call, result.map { outcomes in
+                Orchlog_V1_AppendLogsResponse.with {
+                    $0.results = outcomes.map { outcome in
+                        .with {
+                            $0.entry = LogEntryMessage(outcome.record)
+                            $0.created = outcome.created
+                        }
+                    }
+                }
+            })
+        }
+    }
+
+    private static func getLog(
+        _ call: ServerCall, _ request: Orchlog_V1_GetLogRequest, _ connection: ServerConnection
+    ) throws(RPCStatus) {
+        let id = try canonicalID(
+            request.hasOrchestrationSessionLogID ? request.orchestrationSessionLogID : nil,
+            field: "orchestration_session_log_id"
+        )
+        connection.store.read({ reader throws(RPCStatus) in
+            guard let record = try reader.entry(id: id) else {
+                throw .notFound("orchestration_session_log_id: entry \(id) not found")
+            }
+            return LogEntryMessage(record)
+        }, completion: { connection.reply(call, $0) })
+    }
+}

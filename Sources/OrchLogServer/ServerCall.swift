@@ -1,0 +1,52 @@
+import Dispatch
+
+/// One open call on a connection.
+// @unchecked: confined to the connection's queue; store completions only carry it back there.
+final class ServerCall: @unchecked Sendable {
+    let id: UInt32
+    let method: String
+    /// Messages the client still accepts on a streaming call; `nil` is unlimited.
+    private(set) var credit: UInt64?
+    private(set) var isOpen = true
+    /// The producer of a streaming call's messages.
+    var stream: (any ResponseStream)?
+    /// Fires DEADLINE_EXCEEDED; cancelled when the call ends first.
+    var deadline: DispatchWorkItem?
+
+    init(id: UInt32, method: String, initialCredit: UInt32) {
+        self.id = id
+        self.method = method
+        self.credit = initialCredit == 0 ? nil : UInt64(initialCredit)
+    }
+
+    var hasCredit: Bool { self.credit.map { $0 > 0 } ?? true }
+
+    func grant(_ n: UInt32) {
+        if let credit { self.credit = credit + UInt64(n) }
+    }
+
+    func spendCredit() {
+        if let credit { self.credit = credit - 1 }
+    }
+
+    /// Marks the call ended; returns false if it already was.
+    func close() -> Bool {
+        guard self.isOpen else { return false }
+        self.isOpen = false
+        self.deadline?.cancel()
+        self.deadline = nil
+        self.stream?.stop()
+        self.stream = nil
+        return true
+    }
+}
+
+/// Produces a streaming call's messages while the call has credit and the connection is
+/// writable. `pump` is called whenever either may have changed.
+protocol ResponseStream: AnyObject, Sendable {
+    /// A follow stream never ends on its own; draining ends it with UNAVAILABLE.
+    var isFollowing: Bool { get }
+    func pump()
+    /// The call ended: release subscriptions.
+    func stop()
+}

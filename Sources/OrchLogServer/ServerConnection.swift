@@ -1,0 +1,280 @@
+import Dispatch
+import Logging
+import OrchLogNet
+import OrchLogStore
+import OrchLogWire
+import SwiftProtobuf
+
+/// The protocol on one accepted connection: hello, calls multiplexed by id, credit, cancel,
+/// deadlines, ping, idle and hello timeouts, drain. Connection-level violations cost only this
+/// connection: a `goaway` naming the reason, then close.
+///
+/// Everything runs on `queue`, the queue of the underlying `Connection`.
+// @unchecked: all mutable state is confined to `queue`; store completions hop back onto it.
+final class ServerConnection: ConnectionHandler, @unchecked Sendable {
+    private enum Phase {
+        case awaitingHello
+        case active
+        /// `goaway` sent: running calls finish, new ones get UNAVAILABLE.
+        case draining
+        case closed
+    }
+
+    let queue: DispatchQueue
+    let store: LogStore
+    let configuration: ServerConfiguration
+    private let connection: Connection
+    private let logger: Logger
+    private let onClose: @Sendable (ServerConnection) -> Void
+    private var phase = Phase.awaitingHello
+    private var calls: [UInt32: ServerCall] = [:]
+    private var lastCallID: UInt32 = 0
+    private var lastActivity = DispatchTime.now()
+
+    init(
+        connection: Connection, store: LogStore, configuration: ServerConfiguration, logger: Logger,
+        onClose: @escaping @Sendable (ServerConnection) -> Void
+    ) {
+        self.connection = connection
+        self.queue = connection.queue
+        self.store = store
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "connection"] = "\(connection.id)"
+        self.logger = logger
+        self.onClose = onClose
+    }
+
+    var id: Int { self.connection.id }
+    var isDraining: Bool { self.phase == .draining }
+
+    /// Starts reading; the peer has `helloTimeoutMillis` to say hello.
+    func start() {
+        self.connection.start(handler: self)
+        self.queue.asyncAfter(deadline: .now() + .milliseconds(self.configuration.helloTimeoutMillis)) {
+            if self.phase == .awaitingHello {
+                self.goAway(RPCStatus(.deadlineExceeded, "no hello within \(self.configuration.helloTimeoutMillis) ms"))
+            }
+        }
+    }
+
+    /// Refuses the connection at once (too many connections).
+    func refuse(_ status: RPCStatus) {
+        self.connection.start(handler: self)
+        self.goAway(status)
+    }
+
+    // MARK: - ConnectionHandler
+
+    func connection(_ connection: Connection, didReceive frame: Frame) {
+        self.lastActivity = .now()
+        switch (self.phase, frame.kind) {
+        case (.closed, _):
+            return
+        case (.awaitingHello, .hello(let hello)):
+            self.receiveHello(hello, callID: frame.callID)
+        case (.awaitingHello, _):
+            self.goAway(.invalidArgument("protocol violation: the first frame must be hello, got \(frame.kindName)"))
+        case (.active, .hello), (.draining, .hello):
+            self.goAway(.invalidArgument("protocol violation: hello sent twice"))
+        case (_, .start(let start)):
+            self.receiveStart(start, callID: frame.callID)
+        case (_, .credit(let credit)):
+            if let call = self.calls[frame.callID] {
+                call.grant(credit.n)
+                call.stream?.pump()
+            }
+        case (_, .cancel):
+            // A cancel for a call that already ended crossed its `end`: nothing to do.
+            if let call = self.calls[frame.callID] {
+                self.finish(call, RPCStatus(.cancelled, "cancelled by the client"))
+            }
+        case (_, .ping(let ping)):
+            self.connection.send(.pong(ping.payload))
+        case (_, .pong):
+            return
+        case (_, .helloAck), (_, .message), (_, .end), (_, .goaway):
+            self.goAway(.invalidArgument("protocol violation: \(frame.kindName) is sent by servers only"))
+        case (_, nil):
+            self.goAway(.invalidArgument("protocol violation: unknown frame kind"))
+        }
+    }
+
+    func connection(_ connection: Connection, didFailDecoding error: FrameDecodingError) {
+        switch error {
+        case .tooLarge:
+            self.goAway(RPCStatus(.resourceExhausted, error.description))
+        case .zeroLength, .malformed:
+            self.goAway(.invalidArgument(error.description))
+        }
+    }
+
+    func connection(_ connection: Connection, writabilityChanged isWritable: Bool) {
+        guard isWritable else { return }
+        for call in self.calls.values { call.stream?.pump() }
+    }
+
+    func connectionDidClose(_ connection: Connection, reason: String) {
+        self.logger.debug("connection closed", metadata: ["reason": "\(reason)"])
+        self.phase = .closed
+        self.abandonCalls()
+        self.onClose(self)
+    }
+
+    // MARK: - Frames
+
+    private func receiveHello(_ hello: Orchlog_V1_Hello, callID: UInt32) {
+        guard callID == 0 else {
+            self.goAway(.invalidArgument("protocol violation: hello must use call_id 0, got \(callID)"))
+            return
+        }
+        guard hello.protocolVersion == ProtocolConstants.version else {
+            self.goAway(.failedPrecondition(
+                "unsupported protocol_version \(hello.protocolVersion); this server speaks \(ProtocolConstants.version)"
+            ))
+            return
+        }
+        self.phase = .active
+        self.connection.send(.helloAck(self.configuration))
+        self.scheduleIdleCheck(after: self.configuration.idleTimeoutMillis)
+    }
+
+    private func receiveStart(_ start: Orchlog_V1_CallStart, callID: UInt32) {
+        guard callID != 0 else {
+            self.goAway(.invalidArgument("protocol violation: start needs a call_id other than 0"))
+            return
+        }
+        guard self.calls[callID] == nil else {
+            self.goAway(.invalidArgument("protocol violation: call_id \(callID) is already open"))
+            return
+        }
+        guard self.phase == .active else {
+            self.connection.send(.end(callID: callID, status: .unavailable("server is draining; retry on a new connection")))
+            return
+        }
+        guard self.calls.count < self.configuration.maxConcurrentCalls else {
+            self.connection.send(.end(callID: callID, status: RPCStatus(
+                .resourceExhausted, "too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCalls))"
+            )))
+            return
+        }
+        self.lastCallID = max(self.lastCallID, callID)
+        let call = ServerCall(id: callID, method: start.method, initialCredit: start.initialCredit)
+        self.calls[callID] = call
+        if start.timeoutMs > 0 {
+            let timeout = start.timeoutMs
+            let deadline = DispatchWorkItem { [weak self, weak call] in
+                guard let self, let call else { return }
+                self.finish(call, RPCStatus(.deadlineExceeded, "deadline of \(timeout) ms exceeded"))
+            }
+            call.deadline = deadline
+            self.queue.asyncAfter(deadline: .now() + .milliseconds(Int(timeout)), execute: deadline)
+        }
+        LogService.start(call, request: Array(start.request), on: self)
+    }
+
+    // MARK: - Serving calls
+
+    /// Whether a streaming call may send one more message now.
+    func canSend(_ call: ServerCall) -> Bool {
+        call.isOpen && self.connection.isWritable && call.hasCredit
+    }
+
+    /// Sends one response message of `call`. A message that would not fit in a frame ends the
+    /// call with RESOURCE_EXHAUSTED instead: the peer would have to drop the connection for it.
+    func send(_ call: ServerCall, message: some SwiftProtobuf.Message) {
+        let payload = message.encodedBytes()
+        guard payload.count + 16 <= self.configuration.maxFrameBytes else {
+            self.finish(call, RPCStatus(
+                .resourceExhausted,
+                "response message of \(payload.count) bytes exceeds the frame limit of \(self.configuration.maxFrameBytes) bytes"
+            ))
+            return
+        }
+        call.spendCredit()
+        self.connection.send(.message(callID: call.id, payload: payload))
+    }
+
+    /// Completes a unary call from any queue: its one message then OK, or the error status.
+    func reply<M: SwiftProtobuf.Message>(_ call: ServerCall, _ result: Result<M, RPCStatus>) {
+        self.queue.async {
+            guard call.isOpen else { return }
+            switch result {
+            case .success(let message):
+                self.send(call, message: message)
+                self.finish(call, .ok)
+            case .failure(let status):
+                self.finish(call, status)
+            }
+        }
+    }
+
+    /// Ends `call` with `status` (exactly one `end` per call).
+    func finish(_ call: ServerCall, _ status: RPCStatus) {
+        guard call.close() else { return }
+        self.calls[call.id] = nil
+        self.connection.send(.end(callID: call.id, status: status))
+        if self.phase == .draining && self.calls.isEmpty {
+            self.closeDrained()
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    /// Starts draining: `goaway`, follow streams end with UNAVAILABLE, other calls finish, then
+    /// the connection closes.
+    func beginDrain() {
+        switch self.phase {
+        case .awaitingHello:
+            self.goAway(.unavailable("server is shutting down"))
+        case .active:
+            self.phase = .draining
+            self.connection.send(.goAway(.unavailable("server is shutting down"), lastCallID: self.lastCallID))
+            for call in self.calls.values where call.stream?.isFollowing == true {
+                self.finish(call, .unavailable("server is shutting down; resume with after_seq on another connection"))
+            }
+            if self.calls.isEmpty { self.closeDrained() }
+        case .draining, .closed:
+            return
+        }
+    }
+
+    /// Closes now, whatever is running (the drain grace period is over).
+    func forceClose(reason: String) {
+        guard self.phase != .closed else { return }
+        self.connection.close(reason: reason)
+    }
+
+    private func closeDrained() {
+        self.phase = .closed
+        self.connection.sendAndClose(nil, reason: "drained")
+    }
+
+    /// A connection-level error or refusal: `goaway` with the reason, then close.
+    private func goAway(_ status: RPCStatus) {
+        guard self.phase != .closed else { return }
+        self.logger.debug("goaway", metadata: ["status": "\(status)"])
+        self.phase = .closed
+        self.abandonCalls()
+        self.connection.sendAndClose(.goAway(status, lastCallID: self.lastCallID), reason: status.message)
+    }
+
+    private func abandonCalls() {
+        for call in self.calls.values { _ = call.close() }
+        self.calls.removeAll()
+    }
+
+    private func scheduleIdleCheck(after millis: Int) {
+        guard self.configuration.idleTimeoutMillis > 0 else { return }
+        self.queue.asyncAfter(deadline: .now() + .milliseconds(millis)) { [weak self] in
+            guard let self, self.phase == .active else { return }
+            let idleFor = Int((DispatchTime.now().uptimeNanoseconds - self.lastActivity.uptimeNanoseconds) / 1_000_000)
+            let limit = self.configuration.idleTimeoutMillis
+            if self.calls.isEmpty && idleFor >= limit {
+                self.goAway(RPCStatus(.ok, "idle for \(idleFor) ms (limit \(limit) ms)"))
+            } else {
+                self.scheduleIdleCheck(after: self.calls.isEmpty ? max(1, limit - idleFor) : limit)
+            }
+        }
+    }
+}

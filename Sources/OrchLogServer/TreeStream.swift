@@ -1,0 +1,83 @@
+import OrchLogStore
+import OrchLogWire
+
+/// GetTree: the subtree under a root in depth-first preorder, read a page at a time by a
+/// `TreeWalker` on a reader while the call has credit and the connection is writable.
+// @unchecked: confined to the connection's queue; reader completions hop back onto it.
+final class TreeStream: ResponseStream, @unchecked Sendable {
+    private let connection: ServerConnection
+    private let call: ServerCall
+    private let rootID: String
+    private let maxDepth: UInt32
+    private var walker: TreeWalker?
+    private var ready: [TreeItem] = []
+    private var readyIndex = 0
+    private var fetching = false
+    let isFollowing = false
+
+    init(connection: ServerConnection, call: ServerCall, request: Orchlog_V1_GetTreeRequest) throws(RPCStatus) {
+        self.connection = connection
+        self.call = call
+        self.rootID = try canonicalID(request.hasRootID ? request.rootID : nil, field: "root_id")
+        self.maxDepth = request.maxDepth
+    }
+
+    func start() { self.fetch() }
+
+    func stop() {}
+
+    func pump() {
+        while self.call.isOpen {
+            if self.readyIndex < self.ready.count {
+                guard self.connection.canSend(self.call) else { return }
+                let item = self.ready[self.readyIndex]
+                self.readyIndex += 1
+                self.connection.send(self.call, message: Orchlog_V1_TreeNode.with {
+                    $0.entry = LogEntryMessage(item.record)
+                    $0.depth = item.depth
+                })
+                continue
+            }
+            if self.walker?.isFinished == true {
+                self.connection.finish(self.call, .ok)
+                return
+            }
+            if !self.fetching && self.connection.canSend(self.call) { self.fetch() }
+            return
+        }
+    }
+
+    private func fetch() {
+        self.fetching = true
+        let walker = self.walker
+        let rootID = self.rootID
+        let maxDepth = self.maxDepth
+        let pageSize = self.connection.configuration.streamPageSize
+        let queue = self.connection.queue
+        self.connection.store.read({ reader throws(RPCStatus) in
+            var walker = walker
+            if walker == nil {
+                guard let root = try reader.entry(id: rootID) else {
+                    throw .notFound("root_id: entry \(rootID) not found")
+                }
+                walker = TreeWalker(root: root, maxDepth: maxDepth)
+            }
+            let items = try walker!.next(limit: pageSize, using: reader)
+            return (walker!, items)
+        }, completion: { result in
+            queue.async {
+                self.fetching = false
+                guard self.call.isOpen else { return }
+                switch result {
+                case .success(let (walker, items)):
+                    self.walker = walker
+                    self.ready = items
+                    self.readyIndex = 0
+                    self.pump()
+                case .failure(let status):
+                    self.connection.finish(self.call, status)
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,125 @@
+import OrchLogWire
+
+import Synchronization
+
+/// Hands committed entries to the followers of their parent.
+///
+/// The writer publishes after each COMMIT, in seq order. Each subscription buffers what it has
+/// not taken yet up to a bound; past the bound it drops the buffer and marks itself overflowed,
+/// and its follower reads from the database after its own cursor instead. A slow follower is
+/// therefore never dropped and never holds unbounded memory.
+package final class ChangeFeed: Sendable {
+    private let subscriptions = Mutex<[String: [Int: FeedSubscription]]>([:])
+    private let ids = Counter()
+    private let maxBufferedRecords: Int
+    private let maxBufferedBytes: Int
+
+    package init(maxBufferedRecords: Int = 1024, maxBufferedBytes: Int = 1 << 20) {
+        self.maxBufferedRecords = maxBufferedRecords
+        self.maxBufferedBytes = maxBufferedBytes
+    }
+
+    /// Follows the children of `parentID` (`nil`: the roots). `onAvailable` is called, from the
+    /// writer's queue, when something new can be taken and was not signalled before.
+    package func subscribe(parentID: String?, onAvailable: @escaping @Sendable () -> Void) -> FeedSubscription {
+        let subscription = FeedSubscription(
+            id: self.ids.next(), key: Self.key(parentID), maxRecords: self.maxBufferedRecords,
+            maxBytes: self.maxBufferedBytes, onAvailable: onAvailable
+        )
+        self.subscriptions.withLock { $0[subscription.key, default: [:]][subscription.id] = subscription }
+        return subscription
+    }
+
+    package func unsubscribe(_ subscription: FeedSubscription) {
+        self.subscriptions.withLock { all in
+            all[subscription.key]?[subscription.id] = nil
+            if all[subscription.key]?.isEmpty == true { all[subscription.key] = nil }
+        }
+    }
+
+    /// How many followers are subscribed.
+    package var subscriberCount: Int {
+        self.subscriptions.withLock { $0.values.reduce(0) { $0 + $1.count } }
+    }
+
+    /// Offers newly committed records (in seq order) to their parents' followers.
+    func publish(_ records: [LogRecord]) {
+        let targets = self.subscriptions.withLock { all -> [(FeedSubscription, [LogRecord])] in
+            guard !all.isEmpty else { return [] }
+            var byKey: [String: [LogRecord]] = [:]
+            for record in records where all[Self.key(record.parentID)] != nil {
+                byKey[Self.key(record.parentID), default: []].append(record)
+            }
+            return byKey.flatMap { key, group in (all[key] ?? [:]).values.map { ($0, group) } }
+        }
+        for (subscription, group) in targets { subscription.offer(group) }
+    }
+
+    /// Roots are keyed by the empty string, which no canonical id can be.
+    private static func key(_ parentID: String?) -> String { parentID ?? "" }
+}
+
+/// One follower's mailbox in the `ChangeFeed`.
+package final class FeedSubscription: Sendable {
+    /// What a follower takes from its mailbox.
+    package enum Delivery: Sendable, Equatable {
+        /// Committed children in seq order (possibly none).
+        case records([LogRecord])
+        /// The mailbox overflowed and was emptied: read from the database after your cursor.
+        case overflowed
+    }
+
+    private struct Mailbox {
+        var records: [LogRecord] = []
+        var bytes = 0
+        var overflowed = false
+        var signalled = false
+    }
+
+    let id: Int
+    let key: String
+    private let maxRecords: Int
+    private let maxBytes: Int
+    private let mailbox = Mutex(Mailbox())
+    private let onAvailable: @Sendable () -> Void
+
+    init(id: Int, key: String, maxRecords: Int, maxBytes: Int, onAvailable: @escaping @Sendable () -> Void) {
+        self.id = id
+        self.key = key
+        self.maxRecords = maxRecords
+        self.maxBytes = maxBytes
+        self.onAvailable = onAvailable
+    }
+
+    func offer(_ records: [LogRecord]) {
+        let signal = self.mailbox.withLock { box -> Bool in
+            if !box.overflowed {
+                let bytes = records.reduce(0) { $0 + $1.approximateBytes }
+                if box.records.count + records.count > self.maxRecords || box.bytes + bytes > self.maxBytes {
+                    box.overflowed = true
+                    box.records = []
+                    box.bytes = 0
+                } else {
+                    box.records += records
+                    box.bytes += bytes
+                }
+            }
+            defer { box.signalled = true }
+            return !box.signalled
+        }
+        if signal { self.onAvailable() }
+    }
+
+    /// Empties the mailbox; the next offer signals again.
+    package func take() -> Delivery {
+        self.mailbox.withLock { box in
+            box.signalled = false
+            defer {
+                box.records = []
+                box.bytes = 0
+                box.overflowed = false
+            }
+            return box.overflowed ? .overflowed : .records(box.records)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Logging
+import OrchLogWire
+import Synchronization
+
+/// The SQLite engine behind orchlog: one writer with group commit, a pool of readers, a
+/// checkpointer and the change feed, all over the verbatim `orchestration_session_log` table.
+package final class LogStore: Sendable {
+    /// The database file.
+    package let path: String
+    package let options: StoreOptions
+    /// Followers of a parent's children subscribe here.
+    package let feed: ChangeFeed
+    private let writer: LogWriter
+    private let readers: ReaderPool
+    private let checkpointer: Checkpointer
+    private let rowCount: RowCount
+    private let logger: Logger
+
+    /// Opens the database at `path`, creating the file and the table if missing.
+    ///
+    /// An existing table is served as it is (rows from other tools included) provided it has
+    /// exactly the specified columns; orchlog only adds its indexes.
+    /// - Throws: `StoreError` saying what is wrong with the file.
+    package init(path: String, options: StoreOptions = StoreOptions(), logger: Logger) throws(StoreError) {
+        self.path = path
+        self.options = options
+        self.logger = logger
+        do {
+            let writerDB = try Database(path: path, create: true)
+            guard try writerDB.scalarText("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
+                throw StoreError("cannot switch \(path) to WAL journal mode")
+            }
+            try Self.prepareTable(writerDB, path: path)
+            try writerDB.execute("""
+                PRAGMA synchronous=\(options.sync == .full ? "FULL" : "NORMAL");
+                PRAGMA foreign_keys=ON;
+                PRAGMA busy_timeout=\(options.busyTimeoutMillis);
+                PRAGMA wal_autocheckpoint=0;
+                """)
+            let count = UInt64(try writerDB.scalarText("SELECT count(*) FROM \"orchestration_session_log\"").flatMap { UInt64($0) } ?? 0)
+
+            var readerDBs: [Database] = []
+            for _ in 0..<max(1, options.readerCount) {
+                let reader = try Database(path: path)
+                try reader.execute("PRAGMA query_only=1; PRAGMA busy_timeout=\(options.busyTimeoutMillis);")
+                readerDBs.append(reader)
+            }
+            let checkpointDB = try Database(path: path)
+            try checkpointDB.execute("PRAGMA busy_timeout=\(options.busyTimeoutMillis);")
+
+            let feed = ChangeFeed()
+            let rowCount = RowCount(count)
+            self.feed = feed
+            self.rowCount = rowCount
+            self.readers = ReaderPool(connections: readerDBs)
+            self.checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
+            self.writer = LogWriter(db: writerDB) { created in
+                rowCount.value.add(UInt64(created.count), ordering: .relaxed)
+                feed.publish(created)
+            }
+            self.checkpointer.attach(to: writerDB)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as SQLiteError {
+            throw StoreError("cannot open database \(path): \(error.message)")
+        } catch {
+            throw StoreError("cannot open database \(path): \(error)")
+        }
+    }
+
+    /// Creates the table with the verbatim DDL, or checks that the existing one has exactly the
+    /// specified columns; then adds orchlog's indexes.
+    private static func prepareTable(_ db: Database, path: String) throws {
+        let existing = try db.scalarText(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'orchestration_session_log'"
+        )
+        if existing == nil {
+            try db.execute(Schema.createTable)
+        } else {
+            let info = try db.statement("PRAGMA table_info(\"orchestration_session_log\")")
+            defer { info.reset() }
+            var columns: [String] = []
+            while try info.step() { columns.append(info.text(1) ?? "") }
+            guard columns == Schema.columns else {
+                throw StoreError(
+                    "\(path): table orchestration_session_log has columns \(columns), expected exactly \(Schema.columns)"
+                )
+            }
+        }
+        try db.execute(Schema.createIndexes)
+    }
+
+    /// The number of rows, kept current by the writer (counted once at open).
+    package var entryCount: UInt64 { self.rowCount.value.load(ordering: .relaxed) }
+
+    /// Appends validated entries atomically (all or none). `completion` runs once the group
+    /// commit that holds them has committed (or failed), on the writer's queue.
+    package func append(
+        _ entries: [NewEntry], completion: @escaping @Sendable (Result<[AppendOutcome], RPCStatus>) -> Void
+    ) {
+        self.writer.submit(PendingAppend(entries: entries, completion: completion))
+    }
+
+    /// Runs `body` on a reader connection; `completion` runs on that reader's queue.
+    package func read<T: Sendable>(
+        _ body: @escaping @Sendable (StoreReader) throws(RPCStatus) -> T,
+        completion: @escaping @Sendable (Result<T, RPCStatus>) -> Void
+    ) {
+        self.readers.read(body, completion: completion)
+    }
+
+    /// Waits for queued appends, checkpoints the WAL into the database file and stops.
+    package func close() {
+        self.writer.withConnection { _ in }
+        self.checkpointer.finish()
+        self.logger.debug("store closed", metadata: ["path": "\(self.path)"])
+    }
+}
+
+/// The table's row count, shared between the store and its writer's commit hook.
+private final class RowCount: Sendable {
+    let value: Atomic<UInt64>
+    init(_ initial: UInt64) { self.value = Atomic(initial) }
+}

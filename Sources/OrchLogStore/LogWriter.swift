@@ -1,0 +1,241 @@
+import Dispatch
+import OrchLogWire
+import Synchronization
+
+/// One append request waiting for the writer: its entries (one, or an atomic batch) and where
+/// to send the outcome once the transaction that holds it has committed.
+struct PendingAppend: Sendable {
+    var entries: [NewEntry]
+    var completion: @Sendable (Result<[AppendOutcome], RPCStatus>) -> Void
+}
+
+/// The single writer connection, with group commit.
+///
+/// Every append waiting when the writer becomes free goes into one transaction, each inside its
+/// own SAVEPOINT so that a bad append fails alone. Outcomes are delivered only after COMMIT
+/// returned: an acknowledged append is durable (WAL, `synchronous=FULL` by default).
+// @unchecked: `db` and the prepared statements are used only on `queue`; `pending` is a Mutex.
+final class LogWriter: @unchecked Sendable {
+    private struct Queue {
+        var items: [PendingAppend] = []
+        var draining = false
+    }
+
+    private let db: Database
+    private let queue = DispatchQueue(label: "orchlog.store.writer")
+    private let pending = Mutex(Queue())
+    private let onCommit: @Sendable ([LogRecord]) -> Void
+
+    /// - Parameter onCommit: called on the writer's queue with the rows each commit created, in
+    ///   seq order, before the completions of that commit.
+    init(db: Database, onCommit: @escaping @Sendable ([LogRecord]) -> Void) {
+        self.db = db
+        self.onCommit = onCommit
+    }
+
+    /// Queues an append; the writer picks it up with whatever else is waiting.
+    func submit(_ append: PendingAppend) {
+        let startDrain = self.pending.withLock { state -> Bool in
+            state.items.append(append)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain {
+            self.queue.async { self.drain() }
+        }
+    }
+
+    /// Runs `body` on the writer's queue with its connection, after the appends queued so far.
+    func withConnection<T>(_ body: (Database) throws -> T) rethrows -> T {
+        try self.queue.sync { try body(self.db) }
+    }
+
+    private func drain() {
+        while true {
+            let batch = self.pending.withLock { state -> [PendingAppend] in
+                let batch = state.items
+                state.items = []
+                if batch.isEmpty { state.draining = false }
+                return batch
+            }
+            if batch.isEmpty { return }
+            self.commit(batch)
+        }
+    }
+
+    // MARK: - One group commit
+
+    private func commit(_ batch: [PendingAppend]) {
+        var results: [Result<[AppendOutcome], RPCStatus>] = []
+        results.reserveCapacity(batch.count)
+        do {
+            try self.db.statement("BEGIN IMMEDIATE").run()
+        } catch {
+            for append in batch { append.completion(.failure(error.status)) }
+            return
+        }
+        var aborted: RPCStatus?
+        for append in batch {
+            if let aborted {
+                results.append(.failure(aborted))
+                continue
+            }
+            do throws(RPCStatus) {
+                try self.run("SAVEPOINT append")
+                let outcomes = try self.apply(append.entries)
+                try self.run("RELEASE append")
+                results.append(.success(outcomes))
+            } catch {
+                if self.db.isAutocommit {
+                    // SQLite rolled the whole transaction back (disk full, I/O error): every
+                    // append of this group is lost, so none may be acknowledged.
+                    aborted = error
+                } else {
+                    try? self.run("ROLLBACK TO append")
+                    try? self.run("RELEASE append")
+                }
+                results.append(.failure(error))
+            }
+        }
+        if aborted == nil {
+            do {
+                try self.db.statement("COMMIT").run()
+            } catch {
+                try? self.db.execute("ROLLBACK")
+                aborted = .unavailable("commit failed, nothing was written: \(error.message)")
+            }
+        } else if !self.db.isAutocommit {
+            try? self.db.execute("ROLLBACK")
+        }
+
+        // Followers hear of new rows before the appenders do, so a reader who saw an OK
+        // never waits on the feed for that row.
+        if aborted == nil {
+            let created = results.flatMap { result in
+                (result.value ?? []).lazy.filter(\.created).map(\.record)
+            }
+            if !created.isEmpty { self.onCommit(created) }
+        }
+        for (append, result) in zip(batch, results) {
+            if let aborted, result.value != nil {
+                append.completion(.failure(aborted))
+            } else {
+                append.completion(result)
+            }
+        }
+    }
+
+    private func run(_ sql: String) throws(RPCStatus) {
+        do {
+            try self.db.statement(sql).run()
+        } catch {
+            throw error.status
+        }
+    }
+
+    // MARK: - Rules that need the database
+
+    /// Checks and inserts one request's entries inside the current savepoint. Order of rules:
+    /// invalid JSON (every entry), then per entry an existing id, then the parent's existence.
+    private func apply(_ entries: [NewEntry]) throws(RPCStatus) -> [AppendOutcome] {
+        do {
+            for entry in entries {
+                if let elaboration = entry.elaboration, try !self.isValidJSON(elaboration) {
+                    throw RPCStatus.invalidArgument("\(entry.fieldPath).elaboration: not valid JSON")
+                }
+            }
+            var outcomes: [AppendOutcome] = []
+            outcomes.reserveCapacity(entries.count)
+            for entry in entries {
+                outcomes.append(try self.insert(entry))
+            }
+            return outcomes
+        } catch let status as RPCStatus {
+            throw status
+        } catch let error as SQLiteError {
+            throw error.status
+        } catch {
+            throw .internal("\(error)")
+        }
+    }
+
+    private func insert(_ entry: NewEntry) throws -> AppendOutcome {
+        if let existing = try self.record(id: entry.id) {
+            guard entry.matches(existing) else {
+                throw RPCStatus.alreadyExists(
+                    "\(entry.fieldPath).orchestration_session_log_id: \(entry.id) already exists with different fields"
+                )
+            }
+            return AppendOutcome(record: existing, created: false)
+        }
+        if let parent = entry.parentID, try !self.exists(id: parent) {
+            throw RPCStatus.failedPrecondition("\(entry.fieldPath).parent_exec_id: parent \(parent) does not exist")
+        }
+        let order = try entry.siblingOrder ?? self.nextSiblingOrder(parent: entry.parentID, fieldPath: entry.fieldPath)
+
+        let insert = try self.db.statement("""
+            INSERT INTO "orchestration_session_log" (\(Schema.columns.map { "\"\($0)\"" }.joined(separator: ", ")))
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """)
+        insert.bind(1, entry.id)
+        insert.bind(2, entry.category)
+        insert.bind(3, entry.parentID)
+        insert.bind(4, entry.content)
+        insert.bind(5, order)
+        insert.bind(6, entry.elaboration)
+        try insert.run()
+        let record = LogRecord(
+            id: entry.id, category: entry.category, parentID: entry.parentID, content: entry.content,
+            siblingOrder: order, elaboration: entry.elaboration, seq: UInt64(self.db.lastInsertRowID)
+        )
+        return AppendOutcome(record: record, created: true)
+    }
+
+    private func isValidJSON(_ text: String) throws -> Bool {
+        let statement = try self.db.statement("SELECT json_valid(?1)")
+        defer { statement.reset() }
+        statement.bind(1, text)
+        return try statement.step() && statement.int64(0) == 1
+    }
+
+    private func record(id: String) throws -> LogRecord? {
+        let statement = try self.db.statement(
+            "SELECT \(Schema.selectColumns) FROM \"orchestration_session_log\" WHERE \"orchestration_session_log_id\" = ?1"
+        )
+        defer { statement.reset() }
+        statement.bind(1, id)
+        return try statement.step() ? LogRecord(row: statement) : nil
+    }
+
+    private func exists(id: String) throws -> Bool {
+        let statement = try self.db.statement(
+            "SELECT 1 FROM \"orchestration_session_log\" WHERE \"orchestration_session_log_id\" = ?1"
+        )
+        defer { statement.reset() }
+        statement.bind(1, id)
+        return try statement.step()
+    }
+
+    /// 1 + the highest order among the parent's children (1 for the first child).
+    private func nextSiblingOrder(parent: String?, fieldPath: String) throws -> Int64 {
+        let statement = try self.db.statement("""
+            SELECT max("sibling_order") FROM "orchestration_session_log"
+            WHERE "parent_exec_id" IS ?1 AND ("sibling_order" IS NULL) = 0
+            """)
+        defer { statement.reset() }
+        statement.bind(1, parent)
+        let highest = try statement.step() ? statement.int64(0) ?? 0 : 0
+        guard highest < Int64.max else {
+            throw RPCStatus(.outOfRange, "\(fieldPath).sibling_order: cannot assign, the highest sibling_order is Int64.max")
+        }
+        return highest + 1
+    }
+}
+
+extension Result {
+    fileprivate var value: Success? {
+        if case .success(let value) = self { return value }
+        return nil
+    }
+}

@@ -1,0 +1,60 @@
+import CSQLite
+
+/// One SQLite connection with a cache of prepared statements.
+///
+/// Not thread-safe: each `Database` is confined to one serial queue by its owner.
+package final class Database {
+    let handle: OpaquePointer
+    private var statements: [String: Statement] = [:]
+
+    /// Opens (and with `create`, creates) the database at `path`.
+    package init(path: String, readOnly: Bool = false, create: Bool = false) throws(SQLiteError) {
+        var flags = SQLITE_OPEN_NOMUTEX
+        flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
+        if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
+        var handle: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let error = SQLiteError(code: rc, db: handle)
+            sqlite3_close_v2(handle)
+            throw error
+        }
+        sqlite3_extended_result_codes(handle, 1)
+        self.handle = handle
+    }
+
+    deinit {
+        self.statements.removeAll()
+        sqlite3_close_v2(self.handle)
+    }
+
+    /// Runs one or more statements that return no rows.
+    package func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(self.handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw SQLiteError(code: rc, db: self.handle) }
+    }
+
+    /// A prepared statement for `sql`, reset and cleared, cached for reuse on this connection.
+    package func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let cached = self.statements[sql] {
+            cached.reset()
+            return cached
+        }
+        let statement = try Statement(db: self, sql: sql)
+        self.statements[sql] = statement
+        return statement
+    }
+
+    /// The rowid of the last successful INSERT on this connection.
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
+
+    /// False while a transaction is open; SQLite may roll one back by itself after some errors.
+    package var isAutocommit: Bool { sqlite3_get_autocommit(self.handle) != 0 }
+
+    /// Runs a single-value query such as `PRAGMA journal_mode`.
+    package func scalarText(_ sql: String) throws(SQLiteError) -> String? {
+        let statement = try self.statement(sql)
+        defer { statement.reset() }
+        return try statement.step() ? statement.text(0) : nil
+    }
+}

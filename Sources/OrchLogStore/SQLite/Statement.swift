@@ -1,0 +1,72 @@
+import CSQLite
+
+/// A prepared statement: bind by 1-based index, step, read columns by 0-based index.
+package final class Statement {
+    private let handle: OpaquePointer
+    private unowned let db: Database
+
+    init(db: Database, sql: String) throws(SQLiteError) {
+        var handle: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
+        guard rc == SQLITE_OK, let handle else { throw SQLiteError(code: rc, db: db.handle) }
+        self.handle = handle
+        self.db = db
+    }
+
+    deinit { sqlite3_finalize(self.handle) }
+
+    /// Makes the statement ready to run again, with every parameter NULL.
+    package func reset() {
+        sqlite3_reset(self.handle)
+        sqlite3_clear_bindings(self.handle)
+    }
+
+    package func bind(_ index: Int32, _ value: String?) {
+        if let value {
+            sqlite3_bind_text(self.handle, index, value, -1, csqlite_transient())
+        } else {
+            sqlite3_bind_null(self.handle, index)
+        }
+    }
+
+    package func bind(_ index: Int32, _ value: Int64?) {
+        if let value {
+            sqlite3_bind_int64(self.handle, index, value)
+        } else {
+            sqlite3_bind_null(self.handle, index)
+        }
+    }
+
+    /// Advances to the next row: `true` with a row to read, `false` when done.
+    package func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(self.handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            let error = SQLiteError(code: rc, db: self.db.handle)
+            sqlite3_reset(self.handle)
+            throw error
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    package func run() throws(SQLiteError) {
+        _ = try self.step()
+        sqlite3_reset(self.handle)
+    }
+
+    package func isNull(_ column: Int32) -> Bool {
+        sqlite3_column_type(self.handle, column) == SQLITE_NULL
+    }
+
+    package func text(_ column: Int32) -> String? {
+        guard let bytes = sqlite3_column_text(self.handle, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(self.handle, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    package func int64(_ column: Int32) -> Int64? {
+        self.isNull(column) ? nil : sqlite3_column_int64(self.handle, column)
+    }
+}

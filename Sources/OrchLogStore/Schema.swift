@@ -1,0 +1,37 @@
+/// The RSSD table, verbatim, and the indexes orchlog adds (never columns).
+package enum Schema {
+    package static let table = "orchestration_session_log"
+
+    /// The table's DDL exactly as specified; other tools read this file with plain SQL.
+    package static let createTable = """
+        CREATE TABLE "orchestration_session_log" (
+            "orchestration_session_log_id" UUID PRIMARY KEY NOT NULL,
+            "category" TEXT,
+            "parent_exec_id" UUID,
+            "content" TEXT NOT NULL,
+            "sibling_order" INTEGER,
+            "elaboration" TEXT CHECK(json_valid(elaboration) OR elaboration IS NULL),
+            FOREIGN KEY("parent_exec_id") REFERENCES "orchestration_session_log"("orchestration_session_log_id")
+        )
+        """
+
+    /// The columns, in table order.
+    package static let columns = [
+        "orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration",
+    ]
+
+    /// - `parent_seq`: (parent, rowid) — "children of P after seq S" is one index seek.
+    /// - `parent_order`: (parent, NULL-last flag, sibling_order, rowid) — a parent's children in
+    ///   tree order without a sort, and `max(sibling_order)` for assignment as one seek.
+    package static let createIndexes = """
+        CREATE INDEX IF NOT EXISTS "orchestration_session_log_parent_seq"
+            ON "orchestration_session_log"("parent_exec_id");
+        CREATE INDEX IF NOT EXISTS "orchestration_session_log_parent_order"
+            ON "orchestration_session_log"("parent_exec_id", "sibling_order" IS NULL, "sibling_order");
+        """
+
+    /// The select list that `LogRecord(row:)` reads; `rowid` is the entry's `seq`.
+    static let selectColumns = """
+        "orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration", rowid
+        """
+}

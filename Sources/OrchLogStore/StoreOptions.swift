@@ -1,0 +1,28 @@
+/// How the store opens and runs its database.
+package struct StoreOptions: Sendable {
+    /// SQLite's `synchronous` setting for the writer.
+    package enum Sync: String, Sendable, CaseIterable {
+        /// fsync on every commit: an acknowledged append survives power loss.
+        case full
+        /// fsync at checkpoints only: survives a process crash, not power loss.
+        case normal
+    }
+
+    package var sync: Sync = .full
+    /// Reader connections (each on its own queue).
+    package var readerCount: Int = 2
+    /// The largest `content` accepted, in UTF-8 bytes.
+    package var maxContentBytes: Int = 4 * 1024 * 1024
+    /// WAL pages after which a background PASSIVE checkpoint runs.
+    package var checkpointPages: Int32 = 1000
+    /// How long a connection waits on a lock held by another process, in milliseconds.
+    package var busyTimeoutMillis: Int32 = 5000
+
+    package init() {}
+}
+
+/// Why the store could not open a database.
+package struct StoreError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    init(_ description: String) { self.description = description }
+}

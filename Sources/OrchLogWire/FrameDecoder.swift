@@ -1,0 +1,122 @@
+import SwiftProtobuf
+
+/// Why a byte stream cannot go on: every case costs the connection (a `goaway`, then close).
+package enum FrameDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The length prefix is zero; the protocol has no empty frames.
+    case zeroLength
+    /// The length prefix exceeds the negotiated maximum; detected before the body is buffered.
+    case tooLarge(length: Int, limit: Int)
+    /// The payload is not a valid `Frame` message.
+    case malformed(String)
+
+    package var description: String {
+        switch self {
+        case .zeroLength: "frame length 0 is not allowed"
+        case .tooLarge(let length, let limit): "frame length \(length) exceeds the limit of \(limit) bytes"
+        case .malformed(let why): "frame payload is not a valid orchlog.v1.Frame: \(why)"
+        }
+    }
+}
+
+/// A sans-IO decoder of length-prefixed frames: append bytes as they arrive, pull whole frames.
+///
+/// Memory is bounded by one partial frame: a declared length over `maxFrameBytes` is rejected as
+/// soon as its 4 prefix bytes are in, before any of the body is buffered. Consumed bytes are
+/// compacted away once they are more than half of the buffer.
+package struct FrameDecoder {
+    package let maxFrameBytes: Int
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+
+    package init(maxFrameBytes: Int = ProtocolConstants.defaultMaxFrameBytes) {
+        precondition(maxFrameBytes > 0, "maxFrameBytes must be positive")
+        self.maxFrameBytes = maxFrameBytes
+    }
+
+    /// Bytes received but not yet returned as frames.
+    package var bufferedBytes: Int { self.buffer.count - self.readIndex }
+
+    /// Appends bytes read from the peer.
+    package mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        self.buffer.append(contentsOf: bytes)
+    }
+
+    /// Appends bytes read from the peer.
+    package mutating func append(_ bytes: some Sequence<UInt8>) {
+        self.buffer.append(contentsOf: bytes)
+    }
+
+    /// The next whole frame, or `nil` when more bytes are needed.
+    ///
+    /// - Throws: `FrameDecodingError`; the stream is unusable afterwards.
+    package mutating func next() throws(FrameDecodingError) -> Frame? {
+        let available = self.buffer.count - self.readIndex
+        guard available >= ProtocolConstants.lengthPrefixBytes else {
+            self.compactIfEmpty()
+            return nil
+        }
+        let length = self.peekLength()
+        guard length > 0 else { throw .zeroLength }
+        guard length <= self.maxFrameBytes else { throw .tooLarge(length: length, limit: self.maxFrameBytes) }
+        guard available >= ProtocolConstants.lengthPrefixBytes + length else { return nil }
+
+        let start = self.readIndex + ProtocolConstants.lengthPrefixBytes
+        let frame = try Self.decodeFrame(self.buffer, from: start, count: length)
+        self.readIndex = start + length
+        self.compactIfWorthIt()
+        return frame
+    }
+
+    private func peekLength() -> Int {
+        var length = 0
+        for i in 0..<ProtocolConstants.lengthPrefixBytes {
+            length = length << 8 | Int(self.buffer[self.readIndex + i])
+        }
+        return length
+    }
+
+    private static func decodeFrame(
+        _ buffer: [UInt8], from start: Int, count: Int
+    ) throws(FrameDecodingError) -> Frame {
+        do {
+            return try buffer.withUnsafeBytes { raw in
+                let payload = UnsafeRawBufferPointer(rebasing: raw[start..<(start + count)])
+                return try Frame.decodeUntrusted(payload)
+            }
+        } catch {
+            throw .malformed(String(describing: error))
+        }
+    }
+
+    private mutating func compactIfEmpty() {
+        if self.readIndex > 0 && self.readIndex == self.buffer.count {
+            self.buffer.removeAll(keepingCapacity: self.buffer.capacity <= 1 << 20)
+            self.readIndex = 0
+        }
+    }
+
+    private mutating func compactIfWorthIt() {
+        if self.readIndex == self.buffer.count {
+            self.compactIfEmpty()
+        } else if self.readIndex > self.buffer.count / 2 {
+            self.buffer.removeSubrange(0..<self.readIndex)
+            self.readIndex = 0
+        }
+    }
+}
+
+extension SwiftProtobuf.Message {
+    /// Decodes bytes that came from the network, with a bounded nesting depth.
+    package static func decodeUntrusted(_ bytes: UnsafeRawBufferPointer) throws -> Self {
+        var options = BinaryDecodingOptions()
+        options.messageDepthLimit = ProtocolConstants.messageDepthLimit
+        var message = Self()
+        try message.merge(serializedBytes: RawSpan(_unsafeBytes: bytes), options: options)
+        return message
+    }
+
+    /// Decodes a nested payload (a request inside `CallStart`) that came from the network.
+    package static func decodeUntrusted(_ bytes: some SwiftProtobufContiguousBytes) throws -> Self {
+        try bytes.withUnsafeBytes { try Self.decodeUntrusted($0) }
+    }
+}

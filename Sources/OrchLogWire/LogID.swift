@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Entry ids: UUIDs in canonical lowercase text (8-4-4-4-12), as stored in the table.
+package enum LogID {
+    /// The canonical lowercase form of `text` if it is a UUID in 8-4-4-4-12 hex form (any case),
+    /// else `nil`.
+    package static func canonical(_ text: String) -> String? {
+        var utf8 = Array(text.utf8)
+        guard utf8.count == 36 else { return nil }
+        for i in 0..<36 {
+            let c = utf8[i]
+            switch i {
+            case 8, 13, 18, 23:
+                guard c == UInt8(ascii: "-") else { return nil }
+            default:
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"):
+                    break
+                case UInt8(ascii: "A")...UInt8(ascii: "F"):
+                    utf8[i] = c + 32
+                default:
+                    return nil
+                }
+            }
+        }
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter that keeps ids
+    /// from one process strictly increasing within a millisecond, then 62 random bits.
+    package static func generateV7() -> String {
+        let (millis, counter) = v7Clock.withLock { $0.tick() }
+        var rng = SystemRandomNumberGenerator()
+        let random = rng.next() as UInt64
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
+        bytes[6] = 0x70 | UInt8(truncatingIfNeeded: counter >> 8)
+        bytes[7] = UInt8(truncatingIfNeeded: counter)
+        for i in 0..<8 { bytes[8 + i] = UInt8(truncatingIfNeeded: random >> (56 - 8 * UInt64(i))) }
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return format(bytes)
+    }
+
+    /// A random UUIDv4, for comparisons against v7 (benchmarks, tests).
+    package static func generateV4() -> String {
+        var rng = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { bytes[i] = rng.next() }
+        bytes[6] = 0x40 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        return format(bytes)
+    }
+
+    /// 16 bytes as canonical lowercase UUID text.
+    package static func format(_ bytes: [UInt8]) -> String {
+        precondition(bytes.count == 16, "a UUID has 16 bytes")
+        let hex = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Milliseconds plus a counter, so that v7 ids generated in one millisecond still sort in order.
+private struct V7Clock {
+    private var lastMillis: UInt64 = 0
+    private var counter: UInt16 = 0
+
+    mutating func tick() -> (millis: UInt64, counter: UInt16) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var now = UInt64(max(0, ts.tv_sec)) * 1000 + UInt64(ts.tv_nsec / 1_000_000)
+        if now <= self.lastMillis {
+            // Same millisecond (or the clock stepped back): keep counting on the last timestamp.
+            now = self.lastMillis
+            if self.counter == 0x0FFF {
+                now += 1
+                self.counter = 0
+            } else {
+                self.counter += 1
+            }
+        } else {
+            var rng = SystemRandomNumberGenerator()
+            self.counter = UInt16.random(in: 0...0x03FF, using: &rng)
+        }
+        self.lastMillis = now
+        return (now, self.counter)
+    }
+}
+
+private let v7Clock = Mutex(V7Clock())

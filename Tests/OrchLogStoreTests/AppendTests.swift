@@ -1,0 +1,97 @@
+import OrchLogStore
+import OrchLogWire
+import Testing
+
+@Suite("Appends")
+struct AppendTests {
+    let directory = TemporaryDirectory()
+
+    @Test("the stored entry comes back with seq and every field; NULLs stay NULL")
+    func roundTrip() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let root = try #require(await store.append(category: "note", content: "root", order: 5, elaboration: "{\"k\":[1]}").value)
+        #expect(root.created)
+        #expect(root.record.category == "note" && root.record.content == "root")
+        #expect(root.record.siblingOrder == 5 && root.record.elaboration == "{\"k\":[1]}")
+        #expect(root.record.parentID == nil && root.record.seq == 1)
+        let read = try await store.readNow { try $0.entry(id: root.record.id) }
+        #expect(read == root.record)
+
+        let bare = try #require(await store.append(content: "bare").value)
+        #expect(bare.record.category == nil && bare.record.elaboration == nil && bare.record.seq == 2)
+    }
+
+    @Test("same id and same fields again is OK with created=false; different fields are ALREADY_EXISTS")
+    func idempotentRetry() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let id = LogID.generateV7()
+        let first = try #require(await store.append(id: id, category: "a", content: "x").value)
+        let again = try #require(await store.append(id: id, category: "a", content: "x").value)
+        #expect(first.created && !again.created)
+        #expect(again.record == first.record)
+        // An absent order matches the assigned one; the same explicit order matches too.
+        #expect(await store.append(id: id, category: "a", content: "x", order: first.record.siblingOrder).value?.created == false)
+        #expect(await store.append(id: id, category: "a", content: "y").status?.code == .alreadyExists)
+        #expect(await store.append(id: id, category: nil, content: "x").status?.code == .alreadyExists)
+        #expect(await store.append(id: id, category: "a", content: "x", order: 99).status?.code == .alreadyExists)
+        #expect(store.entryCount == 1)
+    }
+
+    @Test("an absent sibling_order is 1 + the highest among the parent's children")
+    func siblingOrderAssignment() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let parent = try #require(await store.append(content: "p").value).record.id
+        let other = try #require(await store.append(content: "other").value).record.id
+        #expect(await store.append(parent: parent).value?.record.siblingOrder == 1)
+        #expect(await store.append(parent: parent).value?.record.siblingOrder == 2)
+        #expect(await store.append(parent: parent, order: 10).value?.record.siblingOrder == 10)
+        #expect(await store.append(parent: parent).value?.record.siblingOrder == 11)
+        // Another parent counts on its own; roots count among roots.
+        #expect(await store.append(parent: other).value?.record.siblingOrder == 1)
+        #expect(await store.append(content: "third root").value?.record.siblingOrder == 3)
+    }
+
+    @Test("a batch is atomic: one bad entry fails all, nothing is written")
+    func batchAtomic() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let good = try NewEntry.validate(id: nil, category: nil, parentID: nil, content: "ok", siblingOrder: nil, elaboration: nil, fieldPath: "entries[0]", maxContentBytes: 100)
+        let orphan = try NewEntry.validate(id: nil, category: nil, parentID: LogID.generateV7(), content: "x", siblingOrder: nil, elaboration: nil, fieldPath: "entries[1]", maxContentBytes: 100)
+        let result = await store.append([good, orphan])
+        #expect(result.status?.code == .failedPrecondition)
+        #expect(result.status?.message.contains("entries[1]") == true)
+        #expect(store.entryCount == 0)
+        #expect(try await store.readNow { try $0.entry(id: good.id) } == nil)
+    }
+
+    @Test("a batch may name a parent that comes earlier in the same batch")
+    func batchParentInBatch() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let parent = try NewEntry.validate(id: nil, category: nil, parentID: nil, content: "p", siblingOrder: nil, elaboration: nil, fieldPath: "entries[0]", maxContentBytes: 100)
+        let child = try NewEntry.validate(id: nil, category: nil, parentID: parent.id, content: "c", siblingOrder: nil, elaboration: nil, fieldPath: "entries[1]", maxContentBytes: 100)
+        let outcomes = try #require(await store.append([parent, child]).value)
+        #expect(outcomes.map(\.created) == [true, true])
+        #expect(outcomes[1].record.parentID == parent.id && outcomes[1].record.siblingOrder == 1)
+        #expect(outcomes[1].record.seq == outcomes[0].record.seq + 1)
+    }
+
+    @Test("concurrent appends are grouped, one bad append fails alone, every good one lands once")
+    func groupCommitIsolation() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let results = await withTaskGroup(of: Result<AppendOutcome, RPCStatus>.self) { group in
+            for i in 0..<400 {
+                group.addTask {
+                    i % 10 == 0
+                        ? await store.append(parent: LogID.generateV7(), content: "orphan \(i)")
+                        : await store.append(content: "entry \(i)")
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let ok = results.compactMap(\.value)
+        #expect(ok.count == 360)
+        #expect(results.compactMap(\.status).allSatisfy { $0.code == .failedPrecondition })
+        #expect(Set(ok.map(\.record.seq)).count == 360)
+        #expect(try await store.readNow { try $0.count() } == 360)
+        #expect(store.entryCount == 360)
+    }
+}

@@ -1,0 +1,64 @@
+import Logging
+import OrchLogStore
+import OrchLogWire
+import Testing
+
+@Suite("Databases made by other tools")
+struct ExistingDatabaseTests {
+    let directory = TemporaryDirectory()
+
+    @Test("a file made by the sqlite3 CLI with the verbatim DDL and rows is served; its table SQL is unchanged")
+    func servesForeignFile() async throws {
+        let path = self.directory.file("foreign.db")
+        try sqlite3CLI(path, Schema.createTable + ";\n" + """
+            INSERT INTO orchestration_session_log VALUES
+              ('11111111-1111-4111-8111-111111111111', NULL, NULL, 'root from cli', NULL, NULL),
+              ('22222222-2222-4222-8222-222222222222', 'warn', '11111111-1111-4111-8111-111111111111', 'child two', 2, '{"x":1}'),
+              ('33333333-3333-4333-8333-333333333333', NULL, '11111111-1111-4111-8111-111111111111', 'child null', NULL, NULL),
+              ('44444444-4444-4444-8444-444444444444', 'err', '11111111-1111-4111-8111-111111111111', 'child one', 1, NULL);
+            """)
+        let sqlBefore = try sqlite3CLI(path, "SELECT sql FROM sqlite_master WHERE name = 'orchestration_session_log';")
+
+        let store = try LogStore(path: path, logger: Logger(label: "test"))
+        #expect(store.entryCount == 4)
+        let items = try await store.tree("11111111-1111-4111-8111-111111111111")
+        #expect(items.map(\.record.content) == ["root from cli", "child one", "child two", "child null"])
+        #expect(items[2].record.elaboration == "{\"x\":1}" && items[2].record.category == "warn")
+        #expect(items[3].record.siblingOrder == nil && items[3].record.category == nil)
+
+        // New appends use the existing rows: order after the highest, parent found.
+        let appended = try #require(await store.append(parent: "11111111-1111-4111-8111-111111111111", content: "new").value)
+        #expect(appended.record.siblingOrder == 3 && appended.record.seq == 5)
+        store.close()
+
+        let sqlAfter = try sqlite3CLI(path, "SELECT sql FROM sqlite_master WHERE name = 'orchestration_session_log';")
+        #expect(sqlAfter == sqlBefore)
+        #expect(sqlAfter.trimmingCharacters(in: .whitespacesAndNewlines) == Schema.createTable)
+        let columns = try sqlite3CLI(path, "SELECT name FROM pragma_table_info('orchestration_session_log');")
+        #expect(columns.split(separator: "\n").map(String.init) == Schema.columns)
+    }
+
+    @Test("a table with other columns is refused with a clear error")
+    func refusesOtherColumns() throws {
+        let path = self.directory.file("other.db")
+        try sqlite3CLI(path, "CREATE TABLE orchestration_session_log (id TEXT PRIMARY KEY, content TEXT, extra INTEGER);")
+        #expect {
+            try LogStore(path: path, logger: Logger(label: "test"))
+        } throws: { error in
+            "\(error)".contains("expected exactly")
+        }
+    }
+
+    @Test("a file that is not a database is refused with a clear error")
+    func refusesGarbage() throws {
+        let path = self.directory.file("garbage.db")
+        try String(repeating: "not sqlite ", count: 500).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect {
+            try LogStore(path: path, logger: Logger(label: "test"))
+        } throws: { error in
+            "\(error)".contains("cannot open database")
+        }
+    }
+}
+
+import Foundation

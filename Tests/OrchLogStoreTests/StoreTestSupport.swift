@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import OrchLogStore
+import OrchLogWire
+
+/// A fresh temporary directory per test; removed on deinit.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("orchlog-tests-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        self.path = base.path
+    }
+
+    func file(_ name: String) -> String { "\(self.path)/\(name)" }
+
+    deinit { try? FileManager.default.removeItem(atPath: self.path) }
+}
+
+extension LogStore {
+    /// A store on a new file in `directory`.
+    static func temporary(in directory: TemporaryDirectory, options: StoreOptions = StoreOptions()) throws -> LogStore {
+        try LogStore(path: directory.file("test.db"), options: options, logger: Logger(label: "test"))
+    }
+
+    func append(_ entries: [NewEntry]) async -> Result<[AppendOutcome], RPCStatus> {
+        await withCheckedContinuation { continuation in
+            self.append(entries) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Validates and appends one entry; returns the outcome or the status.
+    func append(
+        id: String? = nil, category: String? = nil, parent: String? = nil, content: String? = "c",
+        order: Int64? = nil, elaboration: String? = nil
+    ) async -> Result<AppendOutcome, RPCStatus> {
+        do throws(RPCStatus) {
+            let entry = try NewEntry.validate(
+                id: id, category: category, parentID: parent, content: content, siblingOrder: order,
+                elaboration: elaboration, fieldPath: "entry", maxContentBytes: self.options.maxContentBytes
+            )
+            return await self.append([entry]).map { $0[0] }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    func readNow<T: Sendable>(_ body: @escaping @Sendable (StoreReader) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            self.read({ reader throws(RPCStatus) in
+                do {
+                    return try body(reader)
+                } catch let status as RPCStatus {
+                    throw status
+                } catch {
+                    throw .internal("\(error)")
+                }
+            }) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// The whole subtree under `root` in preorder, via the walker, with a small page size.
+    func tree(_ root: String, maxDepth: UInt32 = 0, pageSize: Int = 2) async throws -> [TreeItem] {
+        try await self.readNow { reader in
+            guard let record = try reader.entry(id: root) else { throw RPCStatus.notFound(root) }
+            var walker = TreeWalker(root: record, maxDepth: maxDepth, pageSize: pageSize)
+            var items: [TreeItem] = []
+            while !walker.isFinished { items += try walker.next(limit: 3, using: reader) }
+            return items
+        }
+    }
+}
+
+extension Result {
+    var value: Success? { if case .success(let v) = self { return v } else { return nil } }
+    var status: Failure? { if case .failure(let e) = self { return e } else { return nil } }
+}
+
+/// Runs the sqlite3 command-line tool on `path` with `sql`; returns its standard output.
+@discardableResult
+func sqlite3CLI(_ path: String, _ sql: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+    process.arguments = [path]
+    let input = Pipe()
+    let output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    try process.run()
+    input.fileHandleForWriting.write(Data(sql.utf8))
+    try input.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
