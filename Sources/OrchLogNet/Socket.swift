@@ -39,6 +39,7 @@ package enum Socket {
                     throw error
                 }
                 setNoDelay(fd)
+                setKeepAlive(fd)
                 return fd
             }
             switch errno {
@@ -77,6 +78,20 @@ package enum Socket {
     static func setNonBlocking(_ fd: Int32) throws(SocketError) {
         let flags = fcntl(fd, F_GETFL)
         guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else { throw SocketError("fcntl", errno: errno) }
+    }
+
+    /// TCP keepalive: a peer that vanished (no FIN, no RST) is noticed after about two minutes
+    /// even while it holds a quiet follow stream open.
+    static func setKeepAlive(_ fd: Int32) {
+        var one: Int32 = 1
+        var idle: Int32 = 60
+        var interval: Int32 = 10
+        var count: Int32 = 6
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &interval, size)
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, size)
     }
 
     static func setNoDelay(_ fd: Int32) {

@@ -76,7 +76,9 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
             self.readyIndex = 0
             switch self.source {
             case .database(exhausted: false):
-                if !self.fetching && self.connection.canSend(self.call) { self.fetch(checkParent: false) }
+                // Fetch ahead even without credit: one page at most, and an exhausted backlog ends
+                // the stream without waiting for more credit.
+                if !self.fetching { self.fetch(checkParent: false) }
                 return
             case .database(exhausted: true):
                 guard self.isFollowing else {

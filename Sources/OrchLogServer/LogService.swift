@@ -10,9 +10,9 @@ enum LogService {
         do throws(RPCStatus) {
             switch call.method {
             case MethodPath.appendLog:
-                try self.appendLog(call, try decode(request), connection)
+                try self.appendLog(call, try decode(request), requestBytes: request.count, connection)
             case MethodPath.appendLogs:
-                try self.appendLogs(call, try decode(request), connection)
+                try self.appendLogs(call, try decode(request), requestBytes: request.count, connection)
             case MethodPath.getLog:
                 try self.getLog(call, try decode(request), connection)
             case MethodPath.streamChildren:
@@ -26,7 +26,7 @@ enum LogService {
             case MethodPath.health:
                 let _: Orchlog_V1_HealthRequest = try decode(request)
                 connection.reply(call, .success(Orchlog_V1_HealthResponse.with {
-                    $0.status = connection.isDraining ? "DRAINING" : "SERVING"
+                    $0.status = "SERVING"
                     $0.version = connection.configuration.version
                     $0.entryCount = connection.store.entryCount
                 }))
@@ -46,13 +46,31 @@ enum LogService {
         }
     }
 
+    /// What an append response adds to each entry of its request: the generated id, seq, the
+    /// assigned order, `created` and the message wrappers.
+    private static let responseBytesPerEntry = 96
+
+    /// Refuses, before anything is written, an append whose response could not fit in a frame.
+    private static func checkResponseFits(
+        requestBytes: Int, entries: Int, _ connection: ServerConnection
+    ) throws(RPCStatus) {
+        let response = requestBytes + entries * self.responseBytesPerEntry + ServerConnection.messageFrameOverhead
+        guard response <= connection.configuration.maxFrameBytes else {
+            throw .invalidArgument(
+                "request too large: its response (up to \(response) bytes) would exceed the frame limit of "
+                    + "\(connection.configuration.maxFrameBytes) bytes; split the batch"
+            )
+        }
+    }
+
     private static func appendLog(
-        _ call: ServerCall, _ request: Orchlog_V1_AppendLogRequest, _ connection: ServerConnection
+        _ call: ServerCall, _ request: Orchlog_V1_AppendLogRequest, requestBytes: Int, _ connection: ServerConnection
     ) throws(RPCStatus) {
         guard request.hasEntry else { throw .invalidArgument("entry: required") }
         let entry = try NewEntry.validate(
             request.entry, fieldPath: "entry", maxContentBytes: connection.store.options.maxContentBytes
         )
+        try self.checkResponseFits(requestBytes: requestBytes, entries: 1, connection)
         connection.store.append([entry]) { result in
             connection.reply(call, result.map { outcomes in
                 Orchlog_V1_AppendLogResponse.with {
@@ -64,7 +82,7 @@ enum LogService {
     }
 
     private static func appendLogs(
-        _ call: ServerCall, _ request: Orchlog_V1_AppendLogsRequest, _ connection: ServerConnection
+        _ call: ServerCall, _ request: Orchlog_V1_AppendLogsRequest, requestBytes: Int, _ connection: ServerConnection
     ) throws(RPCStatus) {
         let maxContent = connection.store.options.maxContentBytes
         var entries: [NewEntry] = []
@@ -76,6 +94,7 @@ enum LogService {
             connection.reply(call, .success(Orchlog_V1_AppendLogsResponse()))
             return
         }
+        try self.checkResponseFits(requestBytes: requestBytes, entries: entries.count, connection)
         connection.store.append(entries) { result in
             connection.reply(call, result.map { outcomes in
                 Orchlog_V1_AppendLogsResponse.with {

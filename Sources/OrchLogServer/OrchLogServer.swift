@@ -53,19 +53,19 @@ package final class OrchLogServer: Sendable {
             connection: connection, store: self.store, configuration: self.configuration, logger: self.logger
         ) { [weak self] closed in self?.connectionClosed(closed) }
 
-        let admitted = self.state.withLock { state -> Bool in
-            if state.draining || state.connections.count >= self.configuration.maxConnections { return false }
+        let refusal = self.state.withLock { state -> RPCStatus? in
+            if state.draining { return .unavailable("server is shutting down") }
+            if state.connections.count >= self.configuration.maxConnections {
+                return RPCStatus(.resourceExhausted, "too many connections (limit \(self.configuration.maxConnections))")
+            }
             state.connections[server.id] = server
-            return true
+            return nil
         }
         connection.queue.async {
-            if admitted {
-                server.start()
+            if let refusal {
+                server.refuse(refusal)
             } else {
-                server.refuse(RPCStatus(
-                    .resourceExhausted,
-                    "too many connections (limit \(self.configuration.maxConnections)) or server draining"
-                ))
+                server.start()
             }
         }
     }

@@ -30,6 +30,8 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     private var calls: [UInt32: ServerCall] = [:]
     private var lastCallID: UInt32 = 0
     private var lastActivity = DispatchTime.now()
+    /// Bytes a `message` frame adds around its payload: call id, tags and length varints.
+    static let messageFrameOverhead = 32
 
     init(
         connection: Connection, store: LogStore, configuration: ServerConfiguration, logger: Logger,
@@ -46,7 +48,6 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     }
 
     var id: Int { self.connection.id }
-    var isDraining: Bool { self.phase == .draining }
 
     /// Starts reading; the peer has `helloTimeoutMillis` to say hello.
     func start() {
@@ -184,7 +185,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     /// call with RESOURCE_EXHAUSTED instead: the peer would have to drop the connection for it.
     func send(_ call: ServerCall, message: some SwiftProtobuf.Message) {
         let payload = message.encodedBytes()
-        guard payload.count + 16 <= self.configuration.maxFrameBytes else {
+        guard payload.count + Self.messageFrameOverhead <= self.configuration.maxFrameBytes else {
             self.finish(call, RPCStatus(
                 .resourceExhausted,
                 "response message of \(payload.count) bytes exceeds the frame limit of \(self.configuration.maxFrameBytes) bytes"
@@ -213,6 +214,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     func finish(_ call: ServerCall, _ status: RPCStatus) {
         guard call.close() else { return }
         self.calls[call.id] = nil
+        self.lastActivity = .now()
         self.connection.send(.end(callID: call.id, status: status))
         if self.phase == .draining && self.calls.isEmpty {
             self.closeDrained()

@@ -42,7 +42,8 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
                 self.connection.finish(self.call, .ok)
                 return
             }
-            if !self.fetching && self.connection.canSend(self.call) { self.fetch() }
+            // Fetch ahead even without credit: one page at most, so the end is sent without more credit.
+            if !self.fetching { self.fetch() }
             return
         }
     }

@@ -55,6 +55,13 @@ package final class ChangeFeed: Sendable {
         for (subscription, group) in targets { subscription.offer(group) }
     }
 
+    /// Sends every follower back to the database: rows appeared that did not come through this
+    /// feed (another process wrote to the file), possibly below seqs already delivered.
+    func resynchronizeAll() {
+        let all = self.subscriptions.withLock { $0.values.flatMap(\.values) }
+        for subscription in all { subscription.invalidate() }
+    }
+
     /// Roots are keyed by the empty string, which no canonical id can be.
     private static func key(_ parentID: String?) -> String { parentID ?? "" }
 }
@@ -104,6 +111,18 @@ package final class FeedSubscription: Sendable {
                     box.bytes += bytes
                 }
             }
+            defer { box.signalled = true }
+            return !box.signalled
+        }
+        if signal { self.onAvailable() }
+    }
+
+    /// Drops what is buffered and reports `.overflowed` on the next take.
+    func invalidate() {
+        let signal = self.mailbox.withLock { box -> Bool in
+            box.overflowed = true
+            box.records = []
+            box.bytes = 0
             defer { box.signalled = true }
             return !box.signalled
         }

@@ -54,10 +54,17 @@ package final class LogStore: Sendable {
             self.rowCount = rowCount
             self.readers = ReaderPool(connections: readerDBs)
             self.checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
-            self.writer = LogWriter(db: writerDB) { created in
-                rowCount.value.add(UInt64(created.count), ordering: .relaxed)
-                feed.publish(created)
-            }
+            self.writer = try LogWriter(
+                db: writerDB, pollExternalMillis: options.pollExternalMillis,
+                onCommit: { created in
+                    rowCount.value.add(UInt64(created.count), ordering: .relaxed)
+                    feed.publish(created)
+                },
+                onExternalRows: { count in
+                    rowCount.value.add(count, ordering: .relaxed)
+                    feed.resynchronizeAll()
+                }
+            )
             self.checkpointer.attach(to: writerDB)
         } catch let error as StoreError {
             throw error
@@ -111,6 +118,7 @@ package final class LogStore: Sendable {
 
     /// Waits for queued appends, checkpoints the WAL into the database file and stops.
     package func close() {
+        self.writer.stop()
         self.writer.withConnection { _ in }
         self.checkpointer.finish()
         self.logger.debug("store closed", metadata: ["path": "\(self.path)"])

@@ -25,12 +25,41 @@ final class LogWriter: @unchecked Sendable {
     private let queue = DispatchQueue(label: "orchlog.store.writer")
     private let pending = Mutex(Queue())
     private let onCommit: @Sendable ([LogRecord]) -> Void
+    private let onExternalRows: @Sendable (UInt64) -> Void
+    /// The highest rowid this writer knows of; a higher one it did not write came from another
+    /// process sharing the file.
+    private var lastSeq: Int64
+    private var pollTimer: (any DispatchSourceTimer)?
 
-    /// - Parameter onCommit: called on the writer's queue with the rows each commit created, in
-    ///   seq order, before the completions of that commit.
-    init(db: Database, onCommit: @escaping @Sendable ([LogRecord]) -> Void) {
+    /// - Parameters:
+    ///   - onCommit: called on the writer's queue with the rows each commit created, in seq
+    ///     order, before the completions of that commit.
+    ///   - onExternalRows: called on the writer's queue, before `onCommit`, when rows written by
+    ///     another process appeared (their number); followers must then re-read the database.
+    init(
+        db: Database, pollExternalMillis: Int,
+        onCommit: @escaping @Sendable ([LogRecord]) -> Void,
+        onExternalRows: @escaping @Sendable (UInt64) -> Void
+    ) throws {
         self.db = db
         self.onCommit = onCommit
+        self.onExternalRows = onExternalRows
+        self.lastSeq = Int64(try db.scalarText("SELECT max(rowid) FROM \"orchestration_session_log\"") ?? "0") ?? 0
+        if pollExternalMillis > 0 {
+            let timer = DispatchSource.makeTimerSource(queue: self.queue)
+            timer.schedule(deadline: .now() + .milliseconds(pollExternalMillis), repeating: .milliseconds(pollExternalMillis))
+            timer.setEventHandler { [weak self] in self?.pollExternalRows() }
+            timer.resume()
+            self.pollTimer = timer
+        }
+    }
+
+    /// Stops polling for other processes' rows.
+    func stop() {
+        self.queue.sync {
+            self.pollTimer?.cancel()
+            self.pollTimer = nil
+        }
     }
 
     /// Queues an append; the writer picks it up with whatever else is waiting.
@@ -115,7 +144,15 @@ final class LogWriter: @unchecked Sendable {
             let created = results.flatMap { result in
                 (result.value ?? []).lazy.filter(\.created).map(\.record)
             }
-            if !created.isEmpty { self.onCommit(created) }
+            if let first = created.first {
+                // Rowids are handed out max+1: a gap before this commit's first row means another
+                // process committed rows since the last one this writer knew.
+                if Int64(first.seq) > self.lastSeq + 1 {
+                    self.onExternalRows(self.countRows(after: self.lastSeq, before: Int64(first.seq)))
+                }
+                self.lastSeq = max(self.lastSeq, Int64(created[created.count - 1].seq))
+                self.onCommit(created)
+            }
         }
         for (append, result) in zip(batch, results) {
             if let aborted, result.value != nil {
@@ -124,6 +161,26 @@ final class LogWriter: @unchecked Sendable {
                 append.completion(result)
             }
         }
+    }
+
+    /// Notices rows that another process committed while this writer was idle.
+    private func pollExternalRows() {
+        guard let text = try? self.db.scalarText("SELECT max(rowid) FROM \"orchestration_session_log\""),
+              let highest = Int64(text), highest > self.lastSeq
+        else { return }
+        let count = self.countRows(after: self.lastSeq, before: highest + 1)
+        self.lastSeq = highest
+        self.onExternalRows(count)
+    }
+
+    private func countRows(after: Int64, before: Int64) -> UInt64 {
+        guard let statement = try? self.db.statement(
+            "SELECT count(*) FROM \"orchestration_session_log\" WHERE rowid > ?1 AND rowid < ?2"
+        ) else { return 0 }
+        defer { statement.reset() }
+        statement.bind(1, after)
+        statement.bind(2, before)
+        return (try? statement.step()) == true ? UInt64(max(0, statement.int64(0) ?? 0)) : 0
     }
 
     private func run(_ sql: String) throws(RPCStatus) {

@@ -11,10 +11,15 @@ package struct StoreOptions: Sendable {
     package var sync: Sync = .full
     /// Reader connections (each on its own queue).
     package var readerCount: Int = 2
-    /// The largest `content` accepted, in UTF-8 bytes.
-    package var maxContentBytes: Int = 4 * 1024 * 1024
+    /// The largest `content` accepted, in UTF-8 bytes: by default as much as a 4 MiB frame
+    /// carries with room for the other fields, so an over-long content gets INVALID_ARGUMENT
+    /// rather than costing the connection.
+    package var maxContentBytes: Int = 4 * 1024 * 1024 - 64 * 1024
     /// WAL pages after which a background PASSIVE checkpoint runs.
     package var checkpointPages: Int32 = 1000
+    /// How often the writer looks for rows that another process appended, in milliseconds
+    /// (their followers then re-read the database); 0 never.
+    package var pollExternalMillis: Int = 500
     /// How long a connection waits on a lock held by another process, in milliseconds.
     package var busyTimeoutMillis: Int32 = 5000
 

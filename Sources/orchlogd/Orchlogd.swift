@@ -36,8 +36,8 @@ struct Orchlogd: ParsableCommand {
     @Option(help: "Largest frame payload accepted, in bytes.")
     var maxFrameBytes = 4 * 1024 * 1024
 
-    @Option(help: "Largest entry content accepted, in UTF-8 bytes.")
-    var maxContentBytes = 4 * 1024 * 1024
+    @Option(help: "Largest entry content accepted, in UTF-8 bytes (default: max frame bytes - 64 KiB).")
+    var maxContentBytes: Int?
 
     @Option(help: "Connections served at once; more are refused with RESOURCE_EXHAUSTED.")
     var maxConnections = 4096
@@ -64,10 +64,16 @@ struct Orchlogd: ParsableCommand {
     var logLevel: Logger.Level = .info
 
     func validate() throws {
-        guard self.maxFrameBytes >= 1024 else { throw ValidationError("--max-frame-bytes must be at least 1024") }
-        guard self.maxContentBytes >= 1 else { throw ValidationError("--max-content-bytes must be positive") }
-        guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be positive") }
-        guard self.maxConcurrentCalls >= 1 else { throw ValidationError("--max-concurrent-calls must be positive") }
+        guard (64 * 1024...256 * 1024 * 1024).contains(self.maxFrameBytes) else {
+            throw ValidationError("--max-frame-bytes must be 65536...268435456")
+        }
+        if let maxContentBytes = self.maxContentBytes, !(1...self.maxFrameBytes).contains(maxContentBytes) {
+            throw ValidationError("--max-content-bytes must be 1...max frame bytes")
+        }
+        guard (1...1_000_000).contains(self.maxConnections) else { throw ValidationError("--max-connections must be 1...1000000") }
+        guard (1...1_000_000).contains(self.maxConcurrentCalls) else {
+            throw ValidationError("--max-concurrent-calls must be 1...1000000")
+        }
         guard self.helloTimeoutMs >= 1 else { throw ValidationError("--hello-timeout-ms must be positive") }
         guard self.idleTimeoutMs >= 0 else { throw ValidationError("--idle-timeout-ms must be 0 or more") }
         guard self.drainGraceMs >= 0 else { throw ValidationError("--drain-grace-ms must be 0 or more") }
@@ -94,7 +100,7 @@ struct Orchlogd: ParsableCommand {
         var storeOptions = StoreOptions()
         storeOptions.sync = self.sync
         storeOptions.readerCount = self.readers
-        storeOptions.maxContentBytes = self.maxContentBytes
+        storeOptions.maxContentBytes = self.maxContentBytes ?? (self.maxFrameBytes - 64 * 1024)
         let store: LogStore
         do {
             store = try LogStore(path: self.db, options: storeOptions, logger: logger)

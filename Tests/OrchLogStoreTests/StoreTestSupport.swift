@@ -82,7 +82,7 @@ extension Result {
 func sqlite3CLI(_ path: String, _ sql: String) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-    process.arguments = [path]
+    process.arguments = ["-cmd", ".timeout 5000", path]
     let input = Pipe()
     let output = Pipe()
     process.standardInput = input

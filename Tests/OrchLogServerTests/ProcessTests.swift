@@ -1,0 +1,98 @@
+import Foundation
+import OrchLogWire
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `orchlogd` as a real process: signals, exit codes and crashes.
+@Suite("orchlogd process", .serialized)
+struct ProcessTests {
+    @Test("SIGTERM drains with idle and following clients connected, and exits 0")
+    func sigtermDrains() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try OrchlogdProcess(db: "\(directory)/d.db")
+        let idle = try RawClient(port: server.port)
+        try idle.hello()
+        let follower = try RawClient(port: server.port)
+        try follower.hello()
+        let parent = try follower.append(entry(content: "p")).orchestrationSessionLogID
+        let follow = try follower.start(MethodPath.streamChildren, Orchlog_V1_StreamChildrenRequest.with { $0.parentExecID = parent; $0.follow = true })
+        #expect(try follower.isQuiet(forMilliseconds: 100))
+
+        let started = Date()
+        server.signal(SIGTERM)
+        #expect(try follower.collect(follow).code == .unavailable)
+        #expect(try idle.expectGoAwayAndClose().code == .unavailable)
+        #expect(server.waitForExit(timeout: 10) == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(server.stderr.contains("stopped"))
+    }
+
+    @Test("kill -9 during concurrent appends loses no acknowledged append")
+    func killNineKeepsAcknowledgedAppends() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let db = "\(directory)/k.db"
+        let server = try OrchlogdProcess(db: db)
+        let acknowledged = Mutex<[String]>([])
+        let port = server.port
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1.0) { server.signal(SIGKILL) }
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            guard let client = try? RawClient(port: port), (try? client.hello()) != nil else { return }
+            var i = 0
+            while true {
+                let id = LogID.generateV7()
+                guard (try? client.append(entry(id: id, content: "worker \(worker) #\(i)"))) != nil else { return }
+                acknowledged.withLock { $0.append(id) }
+                i += 1
+            }
+        }
+        #expect(server.waitForExit(timeout: 10) != nil)
+        let acked = acknowledged.withLock { $0 }
+        #expect(acked.count > 100, "too few appends before the kill to mean anything: \(acked.count)")
+
+        // Restart on the same file: it opens, and every acknowledged entry is there exactly once.
+        let restarted = try OrchlogdProcess(db: db)
+        let client = try RawClient(port: restarted.port)
+        try client.hello()
+        let health = try client.call(MethodPath.health, Orchlog_V1_HealthRequest())
+        let count = try #require(try health.decode(Orchlog_V1_HealthResponse.self).first).entryCount
+        #expect(count >= UInt64(acked.count))
+        let stored = try sqlite3CLI(db, "SELECT orchestration_session_log_id FROM orchestration_session_log;")
+            .split(separator: "\n").map(String.init)
+        #expect(Set(stored).count == stored.count)
+        #expect(Set(acked).isSubset(of: Set(stored)))
+        #expect(try sqlite3CLI(db, "PRAGMA integrity_check;").trimmingCharacters(in: .whitespacesAndNewlines) == "ok")
+        #expect(try sqlite3CLI(db, "PRAGMA foreign_key_check;").isEmpty)
+        restarted.signal(SIGTERM)
+        #expect(restarted.waitForExit(timeout: 10) == 0)
+    }
+
+    @Test("a database that cannot be opened is a clear message and a non-zero exit")
+    func unopenableDatabase() throws {
+        let server = try OrchlogdProcess(db: "/nonexistent-dir/x.db", waitForListening: false)
+        #expect(server.waitForExit(timeout: 10) == 2)
+        #expect(server.stderr.contains("cannot open database /nonexistent-dir/x.db"))
+    }
+
+    @Test("a table with other columns is refused with a non-zero exit")
+    func wrongTable() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let db = "\(directory)/w.db"
+        try sqlite3CLI(db, "CREATE TABLE orchestration_session_log (id TEXT, content TEXT);")
+        let server = try OrchlogdProcess(db: db, waitForListening: false)
+        #expect(server.waitForExit(timeout: 10) == 2)
+        #expect(server.stderr.contains("expected exactly"))
+    }
+
+    @Test("bad flags are a usage error naming the flag")
+    func badFlags() throws {
+        let server = try OrchlogdProcess(db: "/tmp/unused.db", arguments: ["--listen", "nowhere"], waitForListening: false)
+        #expect(server.waitForExit(timeout: 10) == 64)
+        #expect(server.stderr.contains("--listen"))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `orchlogd` executable run as a child process, for what only a real process shows:
+/// signals, exit codes, `kill -9`.
+final class OrchlogdProcess: @unchecked Sendable {
+    let process = Process()
+    private let stderrText = TextBuffer()
+    private(set) var port: UInt16 = 0
+
+    /// The built `orchlogd` next to the test bundle (SwiftPM puts products side by side).
+    static var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["ORCHLOGD"] { return URL(fileURLWithPath: path) }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("orchlogd")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/orchlogd")
+    }
+
+    /// Starts `orchlogd --listen 127.0.0.1:0 --db PATH ARGS` and, unless told otherwise, waits
+    /// for its `listening on` line.
+    init(db: String, arguments: [String] = [], waitForListening: Bool = true) throws {
+        self.process.executableURL = Self.executable
+        self.process.arguments = ["--listen", "127.0.0.1:0", "--db", db] + arguments
+        let pipe = Pipe()
+        self.process.standardError = pipe
+        self.process.standardOutput = FileHandle.nullDevice
+        let buffer = self.stderrText
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            buffer.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try self.process.run()
+        if waitForListening {
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                if let port = self.listeningPort() {
+                    self.port = port
+                    return
+                }
+                guard self.process.isRunning else { break }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            self.process.terminate()
+            throw RawClientError.unexpected("orchlogd did not start: \(self.stderr)")
+        }
+    }
+
+    var stderr: String { self.stderrText.text.withLock { $0 } }
+
+    private func listeningPort() -> UInt16? {
+        let text = self.stderr
+        guard let range = text.range(of: "listening on 127.0.0.1:") else { return nil }
+        let digits = text[range.upperBound...].prefix { $0.isNumber }
+        return UInt16(digits)
+    }
+
+    func signal(_ signo: Int32) {
+        kill(self.process.processIdentifier, signo)
+    }
+
+    /// Waits for the process to exit; returns its status, or nil on timeout.
+    func waitForExit(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while self.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return self.process.isRunning ? nil : self.process.terminationStatus
+    }
+
+    deinit {
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Text collected from another thread.
+final class TextBuffer: Sendable {
+    let text = Mutex("")
+}
