@@ -54,7 +54,7 @@ struct Orchlogd: ParsableCommand {
     @Option(help: "Milliseconds running calls get to finish on shutdown.")
     var drainGraceMs = 5_000
 
-    @Option(help: "Event-loop queues for connections (default: one per core).")
+    @Option(help: "Event-loop queues for connections (default: the number of cores).")
     var eventLoops = System.coreCount
 
     @Option(help: "Reader connections to the database.")
