@@ -61,6 +61,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Temporary directories and the sqlite3 CLI, shared by the test suites.
+        .target(
+            name: "OrchLogTestSupport",
+            path: "Tests/OrchLogTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OrchLogWireTests",
             dependencies: ["OrchLogWire"],
@@ -68,13 +74,13 @@ let package = Package(
         ),
         .testTarget(
             name: "OrchLogStoreTests",
-            dependencies: ["OrchLogStore", "OrchLogWire", "CSQLite"],
+            dependencies: ["OrchLogStore", "OrchLogWire", "OrchLogTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OrchLogServerTests",
             dependencies: [
-                "OrchLogServer", "OrchLogStore", "OrchLogWire",
+                "OrchLogServer", "OrchLogStore", "OrchLogWire", "OrchLogTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import OrchLogTestSupport
 import OrchLogWire
 import Testing
 

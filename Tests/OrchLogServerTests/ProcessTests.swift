@@ -1,4 +1,5 @@
 import Foundation
+import OrchLogTestSupport
 import OrchLogWire
 import Synchronization
 import Testing
@@ -11,9 +12,8 @@ import Glibc
 struct ProcessTests {
     @Test("SIGTERM drains with idle and following clients connected, and exits 0")
     func sigtermDrains() throws {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try OrchlogdProcess(db: "\(directory)/d.db")
+        let directory = TemporaryDirectory()
+        let server = try OrchlogdProcess(db: directory.file("d.db"))
         let idle = try RawClient(port: server.port)
         try idle.hello()
         let follower = try RawClient(port: server.port)
@@ -33,9 +33,8 @@ struct ProcessTests {
 
     @Test("kill -9 during concurrent appends loses no acknowledged append")
     func killNineKeepsAcknowledgedAppends() throws {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let db = "\(directory)/k.db"
+        let directory = TemporaryDirectory()
+        let db = directory.file("k.db")
         let server = try OrchlogdProcess(db: db)
         let acknowledged = Mutex<[String]>([])
         let port = server.port
@@ -80,9 +79,8 @@ struct ProcessTests {
 
     @Test("a table with other columns is refused with a non-zero exit")
     func wrongTable() throws {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let db = "\(directory)/w.db"
+        let directory = TemporaryDirectory()
+        let db = directory.file("w.db")
         try sqlite3CLI(db, "CREATE TABLE orchestration_session_log (id TEXT, content TEXT);")
         let server = try OrchlogdProcess(db: db, waitForListening: false)
         #expect(server.waitForExit(timeout: 10) == 2)

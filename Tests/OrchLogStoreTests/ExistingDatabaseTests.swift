@@ -1,5 +1,6 @@
 import Logging
 import OrchLogStore
+import OrchLogTestSupport
 import OrchLogWire
 import Testing
 

@@ -1,4 +1,5 @@
 import OrchLogStore
+import OrchLogTestSupport
 import OrchLogWire
 import Testing
 

@@ -1,22 +1,8 @@
 import Foundation
 import Logging
 import OrchLogStore
+import OrchLogTestSupport
 import OrchLogWire
-
-/// A fresh temporary directory per test; removed on deinit.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("orchlog-tests-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        self.path = base.path
-    }
-
-    func file(_ name: String) -> String { "\(self.path)/\(name)" }
-
-    deinit { try? FileManager.default.removeItem(atPath: self.path) }
-}
 
 extension LogStore {
     /// A store on a new file in `directory`.
@@ -75,22 +61,4 @@ extension LogStore {
 extension Result {
     var value: Success? { if case .success(let v) = self { return v } else { return nil } }
     var status: Failure? { if case .failure(let e) = self { return e } else { return nil } }
-}
-
-/// Runs the sqlite3 command-line tool on `path` with `sql`; returns its standard output.
-@discardableResult
-func sqlite3CLI(_ path: String, _ sql: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-    process.arguments = ["-cmd", ".timeout 5000", path]
-    let input = Pipe()
-    let output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    try process.run()
-    input.fileHandleForWriting.write(Data(sql.utf8))
-    try input.fileHandleForWriting.close()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
 }

@@ -3,10 +3,11 @@ import Logging
 import OrchLogNet
 import OrchLogServer
 import OrchLogStore
+import OrchLogTestSupport
 
 /// An in-process server on 127.0.0.1 with a free port and a fresh database file.
 final class TestServer: Sendable {
-    let directory: String
+    let directory = TemporaryDirectory()
     let store: LogStore
     let server: OrchLogServer
     let port: UInt16
@@ -15,8 +16,7 @@ final class TestServer: Sendable {
         configure: (inout ServerConfiguration) -> Void = { _ in },
         storeOptions: StoreOptions = StoreOptions()
     ) throws {
-        self.directory = try makeTemporaryDirectory()
-        self.store = try LogStore(path: "\(self.directory)/test.db", options: storeOptions, logger: Logger(label: "test"))
+        self.store = try LogStore(path: self.directory.file("test.db"), options: storeOptions, logger: Logger(label: "test"))
         var configuration = ServerConfiguration(listen: try SocketAddress(parsing: "127.0.0.1:0"))
         configure(&configuration)
         self.server = OrchLogServer(configuration: configuration, store: self.store, logger: Logger(label: "test"))
@@ -36,14 +36,4 @@ final class TestServer: Sendable {
         self.server.shutdown { done.signal() }
         done.wait()
     }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: self.directory)
-    }
-}
-
-func makeTemporaryDirectory() throws -> String {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("orchlog-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url.path
 }

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Runs the sqlite3 command-line tool on `path` with `sql`, as another tool sharing the file would.
+/// Runs the `sqlite3` command-line tool on `path` with `sql`, as another tool sharing the file
+/// would, and returns what it printed.
 @discardableResult
-func sqlite3CLI(_ path: String, _ sql: String) throws -> String {
+public func sqlite3CLI(_ path: String, _ sql: String) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
     process.arguments = ["-cmd", ".timeout 5000", path]
