@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "orchlogd", targets: ["orchlogd"]),
+        .executable(name: "orchlog", targets: ["orchlog"]),
+        .library(name: "OrchLogClient", targets: ["OrchLogClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
@@ -52,6 +54,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The bundled Swift client: retries, reconnects, resumable streams.
+        .target(
+            name: "OrchLogClient",
+            dependencies: [
+                "OrchLogWire", "OrchLogNet",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "orchlog",
+            dependencies: [
+                "OrchLogClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "orchlogd",
             dependencies: [
@@ -75,6 +94,13 @@ let package = Package(
         .testTarget(
             name: "OrchLogStoreTests",
             dependencies: ["OrchLogStore", "OrchLogWire", "OrchLogTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OrchLogClientTests",
+            dependencies: [
+                "OrchLogClient", "OrchLogServer", "OrchLogStore", "OrchLogNet", "OrchLogWire", "OrchLogTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -28,6 +28,7 @@ extension Frame {
             $0.end = .with {
                 $0.code = status.code
                 if !status.message.isEmpty { $0.message = status.message }
+                $0.details = status.details
             }
         }
     }

@@ -155,7 +155,8 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         }
         guard self.calls.count < self.configuration.maxConcurrentCalls else {
             self.connection.send(.end(callID: callID, status: RPCStatus(
-                .resourceExhausted, "too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCalls))"
+                .resourceExhausted, "too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCalls))",
+                details: [RPCStatus.retryableDetail: "true"]
             )))
             return
         }

@@ -6,11 +6,18 @@
 package struct RPCStatus: Error, Equatable, Sendable, CustomStringConvertible {
     package var code: StatusCode
     package var message: String
+    /// Sent as `CallEnd.details`; `retryable: true` tells clients a retry may succeed
+    /// (docs/PROTOCOL.md).
+    package var details: [String: String]
 
-    package init(_ code: StatusCode, _ message: String) {
+    package init(_ code: StatusCode, _ message: String, details: [String: String] = [:]) {
         self.code = code
         self.message = message
+        self.details = details
     }
+
+    /// The detail key that marks a status as worth retrying.
+    package static let retryableDetail = "retryable"
 
     package static let ok = RPCStatus(.ok, "")
 

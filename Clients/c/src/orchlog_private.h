@@ -1,0 +1,25 @@
+/* orchlog_private.h - hooks for the library's own tests; not part of the API. */
+#ifndef ORCHLOG_PRIVATE_H
+#define ORCHLOG_PRIVATE_H
+
+#include "orchlog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Test hook: the next n unary call attempts send their request, wait delay_ms (so the server can
+ * commit it), then drop the connection before reading the reply, as if the reply was lost.
+ */
+void orchlog_test_drop_replies(orchlog_ctx *c, int n, int delay_ms);
+/* Number of connections (handshakes) made by the context so far. */
+unsigned orchlog_test_connections(const orchlog_ctx *c);
+/* Number of unary attempts made by the context so far. */
+unsigned orchlog_test_attempts(const orchlog_ctx *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,424 @@
+"""One multiplexed connection to orchlogd: handshake, reader and writer threads, calls. Not API.
+
+The reader thread reads the socket continuously (PROTOCOL.md section 5 requires it) and routes
+each frame to its call by ``call_id``; it answers pings and handles ``goaway``. Writes go through
+a queue drained by the writer thread, so the reader never blocks on a write. Each call has its
+own queue of events; streaming calls bound it with request-n credit (see ``client.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from typing import Dict, List, Optional, Tuple, Union
+
+from ._proto import orchlog_pb2 as pb
+from ._wire import (
+    DEFAULT_MAX_FRAME_BYTES,
+    METHOD_PREFIX,
+    PROTOCOL_VERSION,
+    FrameDecoder,
+    encode_frame,
+)
+from .errors import (
+    Cancelled,
+    DeadlineExceeded,
+    Internal,
+    OrchLogError,
+    StatusCode,
+    TransportError,
+    Unavailable,
+    error_from_code,
+)
+
+log = logging.getLogger("orchlog")
+
+# Local grace added to a deadline: the server enforces timeout_ms itself, and its
+# DEADLINE_EXCEEDED end is preferred over a local timeout.
+_DEADLINE_GRACE = 0.5
+_RECV_BYTES = 256 * 1024
+
+_Event = Union[Tuple[str, bytes], Tuple[str, int, str], Tuple[str, OrchLogError]]
+
+
+class Call:
+    """The client side of one call: an event queue filled by the reader thread."""
+
+    def __init__(self, conn: Connection, call_id: int, method: str) -> None:
+        self.conn = conn
+        self.call_id = call_id
+        self.method = method
+        self.ended = False  # the consumer has seen the end (or an error)
+        self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+
+    # Called by the connection (reader thread or failing thread).
+    def _deliver(self, event: _Event) -> None:
+        self._events.put(event)
+
+    def next_message(self, deadline: Optional[float] = None) -> Optional[bytes]:
+        """The next message payload, or None once the call ended OK.
+
+        Raises:
+            OrchLogError: the call ended with an error status, or the connection failed.
+            DeadlineExceeded: ``deadline`` (time.monotonic()) passed, plus a small grace.
+        """
+        if self.ended:
+            return None
+        timeout = None
+        if deadline is not None:
+            timeout = max(0.0, deadline + _DEADLINE_GRACE - time.monotonic())
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            raise DeadlineExceeded(f"{self.method}: no answer before the deadline") from None
+        kind = event[0]
+        if kind == "closed":
+            return None
+        if kind == "message":
+            return event[1]  # type: ignore[return-value]
+        self.ended = True
+        if kind == "end":
+            code, message = event[1], event[2]  # type: ignore[misc]
+            if code == StatusCode.OK:
+                return None
+            raise error_from_code(code, message)  # type: ignore[arg-type]
+        raise event[1]  # type: ignore[misc]
+
+    def credit(self, n: int) -> None:
+        """Allow the server ``n`` more messages (streaming calls)."""
+        if not self.ended:
+            self.conn._send_credit(self, n)
+
+    def cancel(self) -> None:
+        """Cancel the call if it is still open; later frames of the call are dropped.
+
+        Thread-safe: a consumer blocked in :meth:`next_message` wakes up and gets None.
+        """
+        if not self.ended:
+            self.ended = True
+            self.conn._send_cancel(self)
+            self._events.put(("closed", b""))
+
+
+class Connection:
+    """A connected, handshaken connection. Use :meth:`open` to create one."""
+
+    def __init__(self, sock: socket.socket, host: str, port: int) -> None:
+        self._sock = sock
+        self.address = f"{host}:{port}"
+        self._lock = threading.Lock()
+        self._calls: Dict[int, Call] = {}
+        self._next_call_id = 1
+        self._failed: Optional[str] = None  # why the connection is unusable
+        self._draining = False
+        self._out: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
+        self._decoder = FrameDecoder(DEFAULT_MAX_FRAME_BYTES)
+        self._pending: List[pb.Frame] = []
+        self.max_frame_bytes = DEFAULT_MAX_FRAME_BYTES
+        self.max_concurrent_calls = 0
+        self.server_name = ""
+        self._reader: Optional[threading.Thread] = None
+        self._writer: Optional[threading.Thread] = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, host: str, port: int, timeout: Optional[float], client_name: str
+    ) -> Connection:
+        """Connect, send hello, wait for hello_ack and start the reader and writer threads.
+
+        Raises:
+            TransportError: the connection failed, or the server refused it with a goaway
+                UNAVAILABLE (draining).
+            OrchLogError: another goaway in place of hello_ack (e.g. ResourceExhausted).
+        """
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise TransportError(f"cannot connect to {host}:{port}: {exc}") from exc
+        conn = cls(sock, host, port)
+        try:
+            conn._handshake(client_name)
+        except BaseException:
+            sock.close()
+            raise
+        conn._start_threads()
+        return conn
+
+    def _handshake(self, client_name: str) -> None:
+        sock = self._sock
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        hello = pb.Frame(call_id=0)
+        hello.hello.protocol_version = PROTOCOL_VERSION
+        hello.hello.client_name = client_name
+        try:
+            sock.sendall(encode_frame(hello, DEFAULT_MAX_FRAME_BYTES))
+            while True:
+                data = sock.recv(_RECV_BYTES)
+                if not data:
+                    raise TransportError(f"{self.address}: connection closed during handshake")
+                frames = self._decoder.feed(data)
+                for i, frame in enumerate(frames):
+                    kind = frame.WhichOneof("kind")
+                    if kind == "hello_ack":
+                        ack = frame.hello_ack
+                        self.server_name = ack.server_name
+                        if ack.max_frame_bytes:
+                            self.max_frame_bytes = ack.max_frame_bytes
+                            self._decoder.max_frame_bytes = max(
+                                DEFAULT_MAX_FRAME_BYTES, ack.max_frame_bytes
+                            )
+                        self.max_concurrent_calls = ack.max_concurrent_calls
+                        self._pending = frames[i + 1 :]
+                        sock.settimeout(None)
+                        return
+                    if kind == "goaway":
+                        code = StatusCode(frame.goaway.code)
+                        message = f"{self.address} refused the connection: {frame.goaway.message}"
+                        if code == StatusCode.UNAVAILABLE:
+                            raise TransportError(message, goaway_code=code)
+                        raise error_from_code(code, message)
+                    # Nothing else is expected before hello_ack; ignore it.
+        except socket.timeout as exc:
+            raise TransportError(f"{self.address}: no hello_ack in time") from exc
+        except OSError as exc:
+            raise TransportError(f"{self.address}: handshake failed: {exc}") from exc
+        except OrchLogError:
+            raise
+
+    def _start_threads(self) -> None:
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"orchlog-reader-{self.address}", daemon=True
+        )
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"orchlog-writer-{self.address}", daemon=True
+        )
+        self._reader.start()
+        self._writer.start()
+
+    @property
+    def usable(self) -> bool:
+        """True while new calls can be started on this connection."""
+        return self._failed is None and not self._draining
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection has failed or been closed."""
+        return self._failed is not None
+
+    def close(self, reason: str = "the client closed the connection") -> None:
+        """Close the socket; open calls fail with Cancelled."""
+        self._fail(reason, cancelled=True)
+        current = threading.current_thread()
+        for thread in (self._reader, self._writer):
+            if thread is not None and thread is not current:
+                thread.join(timeout=2.0)
+
+    def _fail(
+        self,
+        reason: str,
+        *,
+        cancelled: bool = False,
+        goaway_code: Optional[StatusCode] = None,
+        last_call_id: Optional[int] = None,
+    ) -> None:
+        """Mark the connection failed, fail every open call, close the socket."""
+        with self._lock:
+            if self._failed is not None:
+                return
+            self._failed = reason
+            calls, self._calls = self._calls, {}
+        for call in calls.values():
+            err: OrchLogError
+            if cancelled:
+                err = Cancelled(f"{call.method}: {reason}")
+            elif last_call_id is not None and call.call_id > last_call_id:
+                err = TransportError(
+                    f"{call.method}: {reason}; the call was not processed",
+                    goaway_code=goaway_code,
+                )
+            else:
+                err = TransportError(f"{call.method}: {reason}", goaway_code=goaway_code)
+            call._deliver(("error", err))
+        self._out.put(None)
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        log.debug("orchlog connection to %s closed: %s", self.address, reason)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def start_call(
+        self,
+        method: str,
+        request: bytes,
+        *,
+        timeout_ms: int = 0,
+        initial_credit: int = 0,
+    ) -> Call:
+        """Open a call: assign the next call id and queue its start frame.
+
+        Raises:
+            TransportError: the connection has failed.
+            Unavailable: the connection is draining (the server sent goaway UNAVAILABLE).
+            ResourceExhausted: the start frame would exceed max_frame_bytes.
+        """
+        frame = pb.Frame()
+        start = frame.start
+        start.method = METHOD_PREFIX + method
+        if timeout_ms:
+            start.timeout_ms = timeout_ms
+        if initial_credit:
+            start.initial_credit = initial_credit
+        start.request = request
+        with self._lock:
+            if self._failed is not None:
+                raise TransportError(f"{method}: connection lost: {self._failed}")
+            if self._draining:
+                raise Unavailable(f"{method}: the server is draining this connection")
+            call_id = self._next_call_id
+            frame.call_id = call_id
+            data = encode_frame(frame, self.max_frame_bytes)
+            self._next_call_id = call_id + 1 if call_id < 0xFFFF_FFFF else 1
+            call = Call(self, call_id, method)
+            self._calls[call_id] = call
+            self._out.put(data)
+        return call
+
+    def unary(self, method: str, request: bytes, deadline: Optional[float]) -> bytes:
+        """Run a unary call and return the response payload.
+
+        Raises:
+            OrchLogError: the call's status, a transport failure or a local deadline.
+        """
+        timeout_ms = 0
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"{method}: deadline exceeded before the call started")
+            timeout_ms = max(1, min(0xFFFF_FFFF, int(remaining * 1000 + 0.999)))
+        call = self.start_call(method, request, timeout_ms=timeout_ms)
+        payload: Optional[bytes] = None
+        try:
+            while True:
+                message = call.next_message(deadline)
+                if message is None:
+                    break
+                payload = message
+        except BaseException:
+            call.cancel()
+            raise
+        if payload is None:
+            raise Internal(f"{method}: the call ended OK without a response message")
+        return payload
+
+    def _send_credit(self, call: Call, n: int) -> None:
+        frame = pb.Frame(call_id=call.call_id)
+        frame.credit.n = n
+        with self._lock:
+            if self._calls.get(call.call_id) is call:
+                self._out.put(encode_frame(frame, self.max_frame_bytes))
+
+    def _send_cancel(self, call: Call) -> None:
+        frame = pb.Frame(call_id=call.call_id)
+        frame.cancel.SetInParent()
+        with self._lock:
+            if self._calls.get(call.call_id) is call:
+                del self._calls[call.call_id]
+                self._out.put(encode_frame(frame, self.max_frame_bytes))
+
+    def _send_control(self, frame: pb.Frame) -> None:
+        with self._lock:
+            if self._failed is None:
+                self._out.put(encode_frame(frame, self.max_frame_bytes))
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while True:
+            data = self._out.get()
+            if data is None:
+                return
+            chunks = [data]
+            # Coalesce whatever else is queued into one write.
+            while True:
+                try:
+                    more = self._out.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._out.put(None)
+                    break
+                chunks.append(more)
+            try:
+                self._sock.sendall(b"".join(chunks))
+            except OSError as exc:
+                self._fail(f"write to {self.address} failed: {exc}")
+                return
+
+    def _read_loop(self) -> None:
+        try:
+            for frame in self._pending:
+                self._dispatch(frame)
+            self._pending = []
+            while self._failed is None:
+                try:
+                    data = self._sock.recv(_RECV_BYTES)
+                except OSError as exc:
+                    self._fail(f"read from {self.address} failed: {exc}")
+                    return
+                if not data:
+                    self._fail(f"{self.address} closed the connection")
+                    return
+                for frame in self._decoder.feed(data):
+                    self._dispatch(frame)
+        except OrchLogError as exc:  # an invalid frame from the server
+            self._fail(f"protocol error from {self.address}: {exc.message}")
+        except Exception as exc:  # a bug; never leave callers waiting forever
+            log.exception("orchlog reader for %s failed", self.address)
+            self._fail(f"reader failed: {exc!r}")
+
+    def _dispatch(self, frame: pb.Frame) -> None:
+        kind = frame.WhichOneof("kind")
+        if kind == "message":
+            with self._lock:
+                call = self._calls.get(frame.call_id)
+            if call is not None:
+                call._deliver(("message", frame.message.payload))
+        elif kind == "end":
+            with self._lock:
+                call = self._calls.pop(frame.call_id, None)
+            if call is not None:
+                end = frame.end
+                message = end.message if end.HasField("message") else ""
+                call._deliver(("end", int(end.code), message))
+        elif kind == "ping":
+            pong = pb.Frame(call_id=0)
+            pong.pong.payload = frame.ping.payload
+            self._send_control(pong)
+        elif kind == "goaway":
+            self._on_goaway(frame.goaway)
+        # pong, hello_ack and client-only kinds are ignored.
+
+    def _on_goaway(self, goaway: pb.GoAway) -> None:
+        code = StatusCode(goaway.code) if goaway.code in StatusCode._value2member_map_ else None
+        message = goaway.message
+        if code == StatusCode.UNAVAILABLE:
+            # Draining: open calls still finish; no new calls on this connection.
+            log.info("orchlog server %s is draining: %s", self.address, message)
+            with self._lock:
+                self._draining = True
+            return
+        name = code.name if code is not None else str(goaway.code)
+        self._fail(
+            f"{self.address} sent goaway {name}: {message}",
+            goaway_code=code,
+            last_call_id=goaway.last_call_id,
+        )

@@ -1,0 +1,470 @@
+"""The blocking orchlog client."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import (
+    Any,
+    Callable,
+    Generic,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    TypeVar,
+    Union,
+)
+
+from ._connection import Call, Connection
+from ._proto import orchlog_pb2 as pb
+from ._wire import uuid7
+from .errors import Cancelled, OrchLogError
+from .models import AppendResult, Health, LogEntry, TreeNode, _json_text
+from .retry import RetryPolicy
+
+__all__ = ["Client", "LogStream", "DEFAULT_RETRY"]
+
+log = logging.getLogger("orchlog")
+
+T = TypeVar("T")
+
+#: The policy a :class:`Client` uses unless given another one.
+DEFAULT_RETRY = RetryPolicy()
+
+
+class LogStream(Generic[T]):
+    """An iterator over a server stream (:meth:`Client.stream_children`, :meth:`Client.get_tree`).
+
+    Closing it (:meth:`close`, leaving a ``with`` block, or garbage collection) cancels the
+    call; :meth:`close` may be called from another thread while one is blocked in ``next()``,
+    which then stops the iteration. Messages are requested with request-n credit as they are
+    consumed, so a slow consumer holds at most ``stream_window`` undelivered messages in memory.
+    """
+
+    def __init__(self, generator: Iterator[T], state: _StreamState) -> None:
+        self._gen = generator
+        self._state = state
+
+    def __iter__(self) -> LogStream[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self._gen)
+
+    @property
+    def last_seq(self) -> Optional[int]:
+        """The ``seq`` of the last entry yielded (or ``after_seq``); None for GetTree."""
+        return self._state.last_seq
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._state.closed.is_set()
+
+    def close(self) -> None:
+        """Stop the stream and cancel its call. Idempotent and thread-safe."""
+        state = self._state
+        state.closed.set()
+        call = state.call
+        if call is not None:
+            call.cancel()  # wakes a consumer blocked in next() of another thread
+        try:
+            self._gen.close()
+        except ValueError:
+            pass  # running in another thread, which stops on its own now
+
+    def __enter__(self) -> LogStream[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class _StreamState:
+    """Shared between a LogStream and its generator."""
+
+    def __init__(self, last_seq: Optional[int]) -> None:
+        self.last_seq = last_seq
+        self.closed = threading.Event()
+        self.call: Optional[Call] = None
+
+
+class _StreamCall:
+    """One attempt of a streaming call, with request-n credit."""
+
+    def __init__(self, call: Call, window: int, state: _StreamState) -> None:
+        self.call = call
+        self.window = window
+        self.state = state
+        self._unacked = 0
+
+    def __enter__(self) -> _StreamCall:
+        self.state.call = self.call
+        if self.state.closed.is_set():
+            self.call.cancel()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.state.call = None
+        self.call.cancel()  # no-op once the call has ended
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            payload = self.call.next_message()
+            if payload is None:
+                return
+            # Re-grant credit in batches of half the window as messages leave the queue, so
+            # at most `window` messages are ever queued for this call.
+            self._unacked += 1
+            if self._unacked >= max(1, self.window // 2):
+                self.call.credit(self._unacked)
+                self._unacked = 0
+            yield payload
+
+
+class Client:
+    """A client of one orchlogd server over one multiplexed connection.
+
+    The connection is opened on first use (or by :meth:`connect`) and reopened after it is lost.
+    Methods may be called from several threads at once; their calls share the connection.
+    Use it as a context manager, or call :meth:`close`::
+
+        with orchlog.Client("127.0.0.1", 7700) as client:
+            root = client.append_log(content="build", category="step").entry
+
+    Args:
+        host: the server's host name or address.
+        port: the server's port.
+        timeout: the deadline in seconds of each unary call, covering all its attempts and
+            reconnects (sent to the server as ``timeout_ms``); None for no deadline. Streams have
+            no deadline.
+        retry: the retry policy; None disables retries.
+        connect_timeout: seconds allowed to connect and complete the handshake (default:
+            ``timeout``, or 10 s when ``timeout`` is None).
+        client_name: sent in ``hello`` (informational).
+        stream_window: request-n credit of a stream: messages the server may send ahead of the
+            consumer (>= 1).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7700,
+        *,
+        timeout: Optional[float] = 10.0,
+        retry: Optional[RetryPolicy] = DEFAULT_RETRY,
+        connect_timeout: Optional[float] = None,
+        client_name: str = "orchlog-python",
+        stream_window: int = 128,
+    ) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be > 0 or None, got {timeout}")
+        if stream_window < 1:
+            raise ValueError(f"stream_window must be >= 1, got {stream_window}")
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.retry = retry if retry is not None else RetryPolicy(max_attempts=1)
+        self.connect_timeout = (
+            connect_timeout if connect_timeout is not None else (timeout or 10.0)
+        )
+        self.client_name = client_name
+        self.stream_window = stream_window
+        self._lock = threading.Lock()
+        self._conn: Optional[Connection] = None
+        self._old: List[Connection] = []  # draining connections that still finish calls
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"orchlog.Client({self.host!r}, {self.port})"
+
+    def connect(self) -> None:
+        """Open the connection now instead of on first use (with retries).
+
+        Raises:
+            OrchLogError: the connection could not be established.
+        """
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self._run(lambda conn, _deadline: None, deadline)
+
+    def close(self) -> None:
+        """Close the connection. Calls still running fail with :class:`Cancelled`."""
+        with self._lock:
+            self._closed = True
+            conns = ([self._conn] if self._conn is not None else []) + self._old
+            self._conn = None
+            self._old = []
+        for conn in conns:
+            conn.close()
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def _connection(self, deadline: Optional[float]) -> Connection:
+        with self._lock:
+            if self._closed:
+                raise Cancelled("the client is closed")
+            conn = self._conn
+            if conn is not None and conn.usable:
+                return conn
+            if conn is not None and not conn.closed:
+                self._old.append(conn)  # draining: let its open calls finish
+            self._old = [c for c in self._old if not c.closed]
+            self._conn = None
+            timeout = self.connect_timeout
+            if deadline is not None:
+                timeout = max(0.001, min(timeout, deadline - time.monotonic()))
+            # Connecting under the lock: concurrent callers wait for one new connection.
+            conn = Connection.open(self.host, self.port, timeout, self.client_name)
+            self._conn = conn
+            log.debug("orchlog connected to %s:%s (%s)", self.host, self.port, conn.server_name)
+            return conn
+
+    def _retry_delay(
+        self, error: OrchLogError, attempt: int, deadline: Optional[float]
+    ) -> Optional[float]:
+        """Seconds to wait before the next attempt, or None to raise ``error``."""
+        if self._closed or not self.retry.is_retryable(error):
+            return None
+        if attempt >= self.retry.max_attempts:
+            return None
+        delay = self.retry.backoff(attempt)
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            return None
+        log.info("orchlog attempt %d failed (%s); retrying in %.3f s", attempt, error, delay)
+        return delay
+
+    def _run(self, attempt_fn: Callable[[Connection, Optional[float]], T], deadline: Optional[float]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                conn = self._connection(deadline)
+                return attempt_fn(conn, deadline)
+            except OrchLogError as error:
+                delay = self._retry_delay(error, attempt, deadline)
+                if delay is None:
+                    raise
+                time.sleep(delay)
+
+    def _unary(self, method: str, request: bytes) -> bytes:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        return self._run(lambda conn, dl: conn.unary(method, request, dl), deadline)
+
+    # -- RPCs ------------------------------------------------------------------------------
+
+    def append_log(
+        self,
+        content: str,
+        *,
+        orchestration_session_log_id: Optional[str] = None,
+        category: Optional[str] = None,
+        parent_exec_id: Optional[str] = None,
+        sibling_order: Optional[int] = None,
+        elaboration: Union[str, Mapping[str, Any], List[Any], None] = None,
+    ) -> AppendResult:
+        """Append one entry (``AppendLog``). None leaves a column NULL.
+
+        The id is generated here (UUIDv7) when not given, before the first attempt, so retries
+        after a lost reply return the stored row with ``created=False`` instead of a duplicate.
+
+        Args:
+            content: the entry's text (required).
+            orchestration_session_log_id: the entry's UUID; None generates a UUIDv7.
+            category: free text, or None.
+            parent_exec_id: the parent's id (must exist), or None for a root.
+            sibling_order: the order among siblings; None lets the server assign max + 1.
+            elaboration: JSON text, or a JSON-serialisable value (encoded once), or None.
+
+        Returns:
+            The stored entry and whether this call created it.
+
+        Raises:
+            InvalidArgument: a malformed id, missing content, invalid JSON, ...
+            AlreadyExists: the id exists with different fields.
+            FailedPrecondition: the parent does not exist.
+            OrchLogError: any other status, after retries.
+        """
+        entry = LogEntry(
+            content=content,
+            orchestration_session_log_id=orchestration_session_log_id or uuid7(),
+            category=category,
+            parent_exec_id=parent_exec_id,
+            sibling_order=sibling_order,
+            elaboration=_json_text(elaboration),
+        )
+        request = pb.AppendLogRequest(entry=entry._to_pb()).SerializeToString()
+        payload = self._unary("AppendLog", request)
+        return AppendResult._from_pb(pb.AppendLogResponse.FromString(payload))
+
+    def append_logs(
+        self, entries: Iterable[Union[LogEntry, Mapping[str, Any]]]
+    ) -> List[AppendResult]:
+        """Append a batch atomically (``AppendLogs``): all entries or none.
+
+        A parent may appear earlier in the same batch. Entries without an id get a UUIDv7
+        here, so the batch can be retried safely.
+
+        Args:
+            entries: :class:`LogEntry` values or dicts with its field names (``seq`` ignored).
+
+        Returns:
+            One result per entry, in order.
+
+        Raises:
+            OrchLogError: the first failing entry's status (field paths are ``entries[i]...``).
+        """
+        request = pb.AppendLogsRequest()
+        for item in entries:
+            entry = LogEntry._coerce(item)
+            m = entry._to_pb()
+            if entry.orchestration_session_log_id is None:
+                m.orchestration_session_log_id = uuid7()
+            request.entries.append(m)
+        payload = self._unary("AppendLogs", request.SerializeToString())
+        response = pb.AppendLogsResponse.FromString(payload)
+        return [AppendResult._from_pb(r) for r in response.results]
+
+    def get_log(self, orchestration_session_log_id: str) -> LogEntry:
+        """Read one entry (``GetLog``).
+
+        Raises:
+            InvalidArgument: the id is malformed.
+            NotFound: no entry has this id.
+        """
+        request = pb.GetLogRequest(orchestration_session_log_id=orchestration_session_log_id)
+        payload = self._unary("GetLog", request.SerializeToString())
+        return LogEntry._from_pb(pb.LogEntry.FromString(payload))
+
+    def health(self) -> Health:
+        """The server's health (``Health``); a draining server is retried as UNAVAILABLE."""
+        payload = self._unary("Health", b"")
+        m = pb.HealthResponse.FromString(payload)
+        return Health(status=m.status, version=m.version, entry_count=m.entry_count)
+
+    def stream_children(
+        self,
+        parent: Optional[str] = None,
+        after_seq: int = 0,
+        follow: bool = False,
+        limit: int = 0,
+    ) -> LogStream[LogEntry]:
+        """Iterate a parent's children, or the roots, in ascending ``seq`` (``StreamChildren``).
+
+        The stream resumes from the last ``seq`` it yielded after a lost connection or a
+        draining server (per the retry policy), so every entry is yielded exactly once.
+
+        Args:
+            parent: the parent's id; None streams the roots.
+            after_seq: yield only entries with a larger seq.
+            follow: keep the stream open and yield new children as they are committed.
+            limit: stop after this many entries (0 = no limit).
+
+        Returns:
+            A :class:`LogStream`; close it (or leave ``with``) to cancel the call.
+
+        Raises (while iterating):
+            InvalidArgument: the parent id is malformed.
+            NotFound: the parent does not exist.
+        """
+        state = _StreamState(after_seq)
+        return LogStream(self._children(state, parent, follow, limit), state)
+
+    def _children(
+        self, state: _StreamState, parent: Optional[str], follow: bool, limit: int
+    ) -> Iterator[LogEntry]:
+        yielded = 0
+        attempt = 0
+        while not state.closed.is_set():
+            request = pb.StreamChildrenRequest(after_seq=state.last_seq or 0, follow=follow)
+            if parent is not None:
+                request.parent_exec_id = parent
+            if limit:
+                if yielded >= limit:
+                    return
+                request.limit = limit - yielded
+            attempt += 1
+            started = time.monotonic()
+            try:
+                stream = self._open_stream("StreamChildren", request.SerializeToString(), state)
+                with stream:
+                    for payload in stream:
+                        entry = LogEntry._from_pb(pb.LogEntry.FromString(payload))
+                        if entry.seq is not None:
+                            state.last_seq = entry.seq
+                        yielded += 1
+                        attempt = 0
+                        yield entry
+                return
+            except OrchLogError as error:
+                if state.closed.is_set():
+                    return
+                if time.monotonic() - started > self.retry.max_backoff:
+                    attempt = 1  # a long-lived stream broke: start the backoff afresh
+                delay = self._retry_delay(error, max(attempt, 1), None)
+                if delay is None:
+                    raise
+                state.closed.wait(delay)
+
+    def get_tree(self, root: str, max_depth: int = 0) -> LogStream[TreeNode]:
+        """Iterate the subtree of ``root`` depth-first in preorder (``GetTree``).
+
+        The root comes first at depth 0; children follow by ``sibling_order``. The call is
+        retried only before its first node (a tree walk cannot resume).
+
+        Args:
+            root: the root entry's id.
+            max_depth: keep depths 0..max_depth (0 = unbounded).
+
+        Raises (while iterating):
+            InvalidArgument: the id is malformed.
+            NotFound: the root does not exist.
+        """
+        request = pb.GetTreeRequest(root_id=root)
+        if max_depth:
+            request.max_depth = max_depth
+        state = _StreamState(None)
+        return LogStream(self._tree(request.SerializeToString(), state), state)
+
+    def _tree(self, request: bytes, state: _StreamState) -> Iterator[TreeNode]:
+        attempt = 0
+        yielded = False
+        while not state.closed.is_set():
+            attempt += 1
+            try:
+                with self._open_stream("GetTree", request, state) as stream:
+                    for payload in stream:
+                        yielded = True
+                        yield TreeNode._from_pb(pb.TreeNode.FromString(payload))
+                return
+            except OrchLogError as error:
+                if state.closed.is_set():
+                    return
+                delay = None if yielded else self._retry_delay(error, attempt, None)
+                if delay is None:
+                    raise
+                state.closed.wait(delay)
+
+    def _open_stream(self, method: str, request: bytes, state: _StreamState) -> _StreamCall:
+        conn = self._connection(None)
+        call = conn.start_call(method, request, initial_credit=self.stream_window)
+        return _StreamCall(call, self.stream_window, state)

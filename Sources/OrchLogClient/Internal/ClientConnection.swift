@@ -1,0 +1,248 @@
+import Dispatch
+import Foundation
+import OrchLogNet
+import OrchLogWire
+import Synchronization
+
+/// One connection to a server, shared by every call of a client: hello, call ids, credit,
+/// cancel, pings, goaway. Built on the same `OrchLogNet.Connection` as the server.
+// @unchecked: mutable state is confined to `queue`; `acceptsCalls` is atomic.
+final class ClientConnection: ConnectionHandler, @unchecked Sendable {
+    private enum State {
+        case handshaking(CheckedContinuation<Void, any Error>)
+        case ready
+        case closed
+    }
+
+    let queue: DispatchQueue
+    private let connection: Connection
+    private var state: State?
+    private var calls: [UInt32: ClientCall] = [:]
+    private var nextCallID: UInt32 = 1
+    private var maxFrameBytes = ProtocolConstants.defaultMaxFrameBytes
+    private let open = Atomic<Bool>(true)
+
+    private init(fd: Int32) {
+        self.queue = DispatchQueue(label: "orchlog.client.connection")
+        var options = ConnectionOptions()
+        options.maxFrameBytes = 64 * 1024 * 1024
+        self.connection = Connection(fd: fd, queue: self.queue, options: options)
+    }
+
+    /// Whether new calls may start here: false after a goaway or once closed.
+    var acceptsCalls: Bool { self.open.load(ordering: .relaxed) }
+
+    /// Connects, says hello and waits for `hello_ack`, all within `timeout`.
+    static func connect(
+        to address: SocketAddress, timeout: Duration, clientName: String, authToken: String?
+    ) async throws(OrchLogError) -> ClientConnection {
+        let millis = Int32(clamping: Int(timeout.seconds * 1000))
+        let fd: Int32
+        do {
+            fd = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try Socket.connect(to: address, timeoutMillis: max(1, millis)) })
+                }
+            }
+        } catch {
+            throw .unavailable("cannot connect to \(address): \(error)", cause: error as? SocketError)
+        }
+        let client = ClientConnection(fd: fd)
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                client.queue.async {
+                    client.state = .handshaking(continuation)
+                    client.connection.start(handler: client)
+                    client.connection.send(Frame.with {
+                        $0.callID = 0
+                        $0.hello = .with {
+                            $0.protocolVersion = ProtocolConstants.version
+                            $0.clientName = clientName
+                            if let authToken { $0.authToken = authToken }
+                        }
+                    })
+                    client.queue.asyncAfter(deadline: .now() + .milliseconds(Int(max(1, millis)))) {
+                        client.failHandshake(.unavailable("no hello_ack from \(address) within \(millis) ms"))
+                    }
+                }
+            }
+        } catch let error as OrchLogError {
+            throw error
+        } catch {
+            throw .unavailable("handshake with \(address) failed: \(error)")
+        }
+        return client
+    }
+
+    // MARK: - Calls
+
+    /// Opens a call. `deadline` is sent as `timeout_ms` and also enforced locally, in case the
+    /// server cannot answer.
+    func start(
+        method: String, request: [UInt8], deadline: ContinuousClock.Instant?, window: UInt32,
+        metadata: [String: String]
+    ) async -> ClientCall {
+        await withCheckedContinuation { continuation in
+            self.queue.async {
+                continuation.resume(returning: self.startOnQueue(
+                    method: method, request: request, deadline: deadline, window: window, metadata: metadata
+                ))
+            }
+        }
+    }
+
+    private func startOnQueue(
+        method: String, request: [UInt8], deadline: ContinuousClock.Instant?, window: UInt32,
+        metadata: [String: String]
+    ) -> ClientCall {
+        let id = self.nextCallID
+        self.nextCallID = self.nextCallID == UInt32.max ? 1 : self.nextCallID + 1
+        let call = ClientCall(id: id, method: method, window: window)
+        guard case .ready = self.state, self.acceptsCalls else {
+            call.finish(.unavailable("connection is going away"))
+            return call
+        }
+        var timeoutMillis: UInt32 = 0
+        if let deadline {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else {
+                call.finish(.deadlineExceeded("deadline passed before the call started"))
+                return call
+            }
+            let millis = UInt32(clamping: max(1, Int((remaining.seconds * 1000).rounded(.up))))
+            timeoutMillis = millis
+            self.queue.asyncAfter(deadline: .now() + .milliseconds(Int(millis) + 50)) { [weak self, weak call] in
+                guard let self, let call, self.calls[call.id] === call else { return }
+                self.abandon(call, with: .deadlineExceeded("deadline of \(millis) ms exceeded (no answer from the server)"))
+            }
+        }
+        let frame = Frame.with {
+            $0.callID = id
+            $0.start = .with {
+                $0.method = method
+                $0.request = Data(request)
+                if timeoutMillis > 0 { $0.timeoutMs = timeoutMillis }
+                if window > 0 { $0.initialCredit = window }
+                $0.metadata = metadata
+            }
+        }
+        let size = FrameEncoder.encode(frame).count - ProtocolConstants.lengthPrefixBytes
+        guard size <= self.maxFrameBytes else {
+            call.finish(OrchLogError(
+                code: .invalidArgument,
+                message: "request of \(size) bytes exceeds the server's frame limit of \(self.maxFrameBytes) bytes"
+            ))
+            return call
+        }
+        self.calls[id] = call
+        self.connection.send(frame)
+        return call
+    }
+
+    /// The next message or the end of `call`. Task cancellation cancels the call.
+    func next(_ call: ClientCall) async -> CallEvent {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                self.queue.async {
+                    let grant = call.next(continuation)
+                    if grant > 0 { self.sendCredit(call, grant) }
+                }
+            }
+        } onCancel: {
+            self.cancel(call)
+        }
+    }
+
+    /// Gives up on `call`: the server gets `cancel`, the consumer sees CANCELLED.
+    func cancel(_ call: ClientCall) {
+        self.queue.async { self.abandon(call, with: .cancelled) }
+    }
+
+    private func abandon(_ call: ClientCall, with error: OrchLogError) {
+        guard self.calls[call.id] === call else { return }
+        self.calls[call.id] = nil
+        self.connection.send(Frame.with { $0.callID = call.id; $0.cancel = .init() })
+        call.finish(error)
+    }
+
+    private func sendCredit(_ call: ClientCall, _ n: UInt32) {
+        guard self.calls[call.id] === call else { return }
+        self.connection.send(Frame.with { $0.callID = call.id; $0.credit = .with { $0.n = n } })
+    }
+
+    /// Closes the connection; open calls end with UNAVAILABLE.
+    func close() {
+        self.queue.async { self.connection.close(reason: "closed by the client") }
+    }
+
+    private func failHandshake(_ error: OrchLogError) {
+        guard case .handshaking(let continuation) = self.state else { return }
+        self.state = .closed
+        self.open.store(false, ordering: .relaxed)
+        continuation.resume(throwing: error)
+        self.connection.close(reason: error.message)
+    }
+
+    // MARK: - ConnectionHandler
+
+    func connection(_ connection: Connection, didReceive frame: Frame) {
+        switch frame.kind {
+        case .helloAck(let ack):
+            guard case .handshaking(let continuation) = self.state else { return }
+            if ack.maxFrameBytes > 0 { self.maxFrameBytes = Int(ack.maxFrameBytes) }
+            self.state = .ready
+            continuation.resume()
+        case .message(let message):
+            if let call = self.calls[frame.callID] {
+                let grant = call.receive(Array(message.payload))
+                if grant > 0 { self.sendCredit(call, grant) }
+            }
+        case .end(let end):
+            if let call = self.calls.removeValue(forKey: frame.callID) {
+                call.finish(end.code == .ok ? nil : OrchLogError(
+                    code: StatusCode(rawValue: end.code.rawValue), message: end.message,
+                    serverSaysRetryable: end.details[RPCStatus.retryableDetail] == "true"
+                ))
+            }
+        case .ping(let ping):
+            self.connection.send(Frame.with { $0.callID = 0; $0.pong = .with { $0.payload = ping.payload } })
+        case .goaway(let goaway):
+            self.receiveGoAway(goaway)
+        case .pong, .hello, .start, .credit, .cancel, nil:
+            return
+        }
+    }
+
+    private func receiveGoAway(_ goaway: Orchlog_V1_GoAway) {
+        self.open.store(false, ordering: .relaxed)
+        let error = OrchLogError(code: StatusCode(rawValue: goaway.code.rawValue), message: "server sent goaway: \(goaway.message)")
+        if case .handshaking = self.state {
+            self.failHandshake(error)
+            return
+        }
+        // Calls above last_call_id were never processed: they fail as UNAVAILABLE, safe to retry.
+        for (id, call) in self.calls where id > goaway.lastCallID {
+            self.calls[id] = nil
+            call.finish(.unavailable("call not processed: \(error.message)"))
+        }
+    }
+
+    func connection(_ connection: Connection, didFailDecoding error: FrameDecodingError) {
+        connection.close(reason: "undecodable data from the server: \(error)")
+    }
+
+    func connection(_ connection: Connection, writabilityChanged isWritable: Bool) {}
+
+    func connectionDidClose(_ connection: Connection, reason: String) {
+        self.open.store(false, ordering: .relaxed)
+        if case .handshaking = self.state {
+            self.failHandshake(.unavailable("connection closed during handshake: \(reason)"))
+        }
+        self.state = .closed
+        let calls = self.calls
+        self.calls.removeAll()
+        for call in calls.values {
+            call.finish(.unavailable("connection lost: \(reason)"))
+        }
+    }
+}

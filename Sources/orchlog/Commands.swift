@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import OrchLogClient
+
+struct Append: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Append an entry and print it as stored.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Argument(help: "The entry's content.")
+    var content: String
+
+    @Option(help: "The parent entry's id (default: a new root).")
+    var parent: String?
+
+    @Option(help: "The entry's category, e.g. error, warning, note.")
+    var category: String?
+
+    @Option(help: "The sibling order (default: after the parent's last child).")
+    var order: Int64?
+
+    @Option(help: "JSON text, or @FILE to read it from a file.")
+    var elaboration: String?
+
+    @Option(help: "The entry's id (default: a new UUIDv7); reuse one to retry idempotently.")
+    var id: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        _ = try self.id.map { try parseID($0, "--id") }
+        _ = try self.parent.map { try parseID($0, "--parent") }
+    }
+
+    func run() async throws {
+        let entry = LogEntry(
+            id: try self.id.map { try parseID($0, "--id") } ?? .v7(), content: self.content, category: self.category,
+            parentID: try self.parent.map { try parseID($0, "--parent") }, siblingOrder: self.order,
+            elaboration: try self.readElaboration()
+        )
+        try await runClient(self.server) { client in
+            let result = try await client.appendLog(entry)
+            if self.json {
+                print(JSONOutput.entry(result.entry, extra: ["created": result.created]))
+            } else {
+                print(Format.entryLine(result.entry) + (result.created ? "" : "  (already stored)"))
+            }
+        }
+    }
+
+    private func readElaboration() throws -> String? {
+        guard let elaboration, elaboration.hasPrefix("@") else { return self.elaboration }
+        let path = String(elaboration.dropFirst())
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("--elaboration: cannot read file \(path)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print one entry.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Argument(help: "The entry's id.")
+    var id: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        _ = try parseID(self.id, "id")
+    }
+
+    func run() async throws {
+        let id = try parseID(self.id, "id")
+        try await runClient(self.server) { client in
+            let entry = try await client.getLog(id: id)
+            print(self.json ? JSONOutput.entry(entry) : Format.details(entry))
+        }
+    }
+}
+
+struct Children: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the children of an entry (or the roots), in seq order.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Argument(help: "The parent's id (default: the roots).")
+    var id: String?
+
+    @Option(help: "Only children with a seq above this.")
+    var after: UInt64 = 0
+
+    @Option(help: "Stop after this many (0: no limit).")
+    var limit: Int = 0
+
+    @Flag(help: "Keep printing new children as they are appended, until interrupted.")
+    var follow = false
+
+    @Flag(help: "Print JSON, one object per line.")
+    var json = false
+
+    func validate() throws {
+        _ = try self.id.map { try parseID($0, "id") }
+        guard self.limit >= 0 else { throw ValidationError("--limit must be 0 or more") }
+    }
+
+    func run() async throws {
+        let parent = try self.id.map { try parseID($0, "id") }
+        var options = CallOptions()
+        if !self.follow { options.timeout = .milliseconds(Int(self.server.timeout * 1000)) }
+        try await runClient(self.server) { client in
+            for try await entry in client.streamChildren(of: parent, after: self.after, follow: self.follow, limit: self.limit, options: options) {
+                print(self.json ? JSONOutput.entry(entry) : Format.entryLine(entry))
+                if self.follow { fflush(nil) }
+            }
+        }
+    }
+}
+
+struct Tree: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Draw the subtree under an entry.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Argument(help: "The root's id.")
+    var id: String
+
+    @Option(help: "The deepest level to show (0: all).")
+    var depth: Int = 0
+
+    @Flag(help: "Print JSON, one node per line, in preorder.")
+    var json = false
+
+    func validate() throws {
+        guard self.depth >= 0 else { throw ValidationError("--depth must be 0 or more") }
+        _ = try parseID(self.id, "id")
+    }
+
+    func run() async throws {
+        let root = try parseID(self.id, "id")
+        try await runClient(self.server) { client in
+            var nodes: [TreeNode] = []
+            for try await node in client.getTree(root: root, maxDepth: self.depth) {
+                if self.json {
+                    print(JSONOutput.entry(node.entry, extra: ["depth": node.depth]))
+                } else {
+                    nodes.append(node)
+                }
+            }
+            if !self.json {
+                print(TreeRenderer(colour: isatty(STDOUT_FILENO) == 1).render(nodes), terminator: "")
+            }
+        }
+    }
+}
+
+struct Health: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the server's status, version and entry count.")
+
+    @OptionGroup var server: ServerOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        try await runClient(self.server) { client in
+            let health = try await client.health()
+            if self.json {
+                print(JSONOutput.object(["status": health.status, "version": health.version, "entry_count": health.entryCount]))
+            } else {
+                print("\(health.status)  version \(health.version)  \(health.entryCount) entries")
+            }
+        }
+    }
+}

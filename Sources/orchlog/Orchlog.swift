@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import OrchLogClient
+
+/// `orchlog`: the command line for an orchlog server.
+@main
+struct Orchlog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orchlog",
+        abstract: "Append to and read the orchestration session log on an orchlog server.",
+        discussion: """
+            The server is --server HOST:PORT, else $ORCHLOG_SERVER, else 127.0.0.1:7700.
+            Exit status: 0 success; 64 usage error; 2 the server answered with an error status \
+            (its name and message go to stderr); 3 the server could not be reached.
+            """,
+        version: "0.1.0",
+        subcommands: [Append.self, Get.self, Children.self, Tree.self, Health.self]
+    )
+}
+
+/// Options every subcommand takes.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .long, help: "Server address HOST:PORT (default: $ORCHLOG_SERVER or 127.0.0.1:7700).")
+    var server: String?
+
+    @Option(name: .long, help: "Seconds before a call gives up, retries included.")
+    var timeout: Double = 10
+
+    func validate() throws {
+        _ = try self.address()
+        guard self.timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    /// Host and port from the flag, the environment, or the default.
+    func address() throws -> (host: String, port: Int) {
+        let text = self.server ?? ProcessInfo.processInfo.environment["ORCHLOG_SERVER"] ?? "127.0.0.1:7700"
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            throw ValidationError("server address must be HOST:PORT, got \"\(text)\"")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    /// A client that fails fast when the server is down (a person is waiting).
+    func client() throws -> OrchLogClient {
+        let (host, port) = try self.address()
+        var configuration = OrchLogClient.Configuration()
+        configuration.clientName = "orchlog-cli"
+        configuration.waitsForConnection = false
+        configuration.retryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(500))
+        configuration.defaultTimeout = .milliseconds(Int(self.timeout * 1000))
+        do {
+            return try OrchLogClient(host: host, port: port, configuration: configuration)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// Parses an entry id given on the command line.
+func parseID(_ text: String, _ what: String) throws -> UUID {
+    guard text.count == 36, let id = UUID(uuidString: text) else {
+        throw ValidationError("\(what) \"\(text)\" is not a UUID (8-4-4-4-12 hex digits)")
+    }
+    return id
+}
+
+/// Runs a client operation, turning its errors into the documented exit statuses.
+func runClient(_ options: ServerOptions, _ body: (OrchLogClient) async throws -> Void) async throws {
+    let client = try options.client()
+    defer { Task { await client.close() } }
+    do {
+        try await body(client)
+    } catch let error as OrchLogError {
+        writeError("orchlog: \(error.code.name): \(error.message)")
+        throw ExitCode(error.code == .unavailable ? 3 : 2)
+    }
+}
+
+func writeError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
