@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages orchlog needs, if missing. Idempotent; needs root (or sudo).
+#   libsqlite3-dev, sqlite3   the server's storage, and the tests' second SQLite tool
+#   libprotobuf-c-dev, gcc, make   the C client
+#   python3-venv (Debian's python only)   the Python client's virtual environment
 set -euo pipefail
 
-packages=(libsqlite3-dev sqlite3)
+packages=(libsqlite3-dev sqlite3 libprotobuf-c-dev gcc make)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then missing+=(python3-venv); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   sudo=""

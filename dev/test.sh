@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Runs every test suite of orchlog, installing what a fresh machine lacks first.
-#   dev/test.sh            all suites
-# Swift: the wire, store and server suites (the server suites also run the built orchlogd).
+# Runs every test suite of orchlog, installing what a fresh machine lacks first:
+#   1. Swift: wire, store, server (end to end, and orchlogd as a process), client and CLI
+#   2. C client: unit and live-server tests, normal and under ASan/UBSan
+#   3. Python client: pytest in Clients/python/.venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 
 dev/setup.sh
 
-echo "== swift build (debug: orchlogd for the process tests)"
+echo "== swift build (debug: orchlogd and orchlog for the process and CLI tests)"
 swift build
 echo "== swift test"
 swift test
+
+echo "== C client"
+make --no-print-directory -C Clients/c test ORCHLOGD="$root/.build/debug/orchlogd"
+
+echo "== Python client"
+ORCHLOGD="$root/.build/debug/orchlogd" Clients/python/run-tests.sh

@@ -63,7 +63,17 @@ const char *orchlog_status_name(int code);
 #define ORCHLOG_ERR_STATUS 7   /* the server ended the call with a non-OK status (c->status) */
 #define ORCHLOG_ERR_OTHER 2    /* invalid argument given to the library, frame too large, ... */
 
-/* Options of a connection. Start from orchlog_options_init() and change what you need. */
+/*
+ * Options of a connection. Start from orchlog_options_init() and change what you need.
+ *
+ * Retries: a unary call is retried (new connection + hello when the old one is gone) after
+ * connection loss, a goaway, UNAVAILABLE or RESOURCE_EXHAUSTED, and for appends also after
+ * DEADLINE_EXCEEDED / CANCELLED, up to max_attempts and within call_timeout_ms. The delay before
+ * attempt k+1 is uniform in [0, min(max_backoff_ms, initial_backoff_ms * multiplier^(k-1))]
+ * (capped exponential backoff, full jitter). Appends keep their id across attempts, so a retry
+ * after a lost reply returns created=0. INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+ * FAILED_PRECONDITION and every other code are returned at once.
+ */
 typedef struct orchlog_options {
     int connect_timeout_ms;    /* TCP connect + hello/hello_ack; default 5000; <= 0: none */
     int call_timeout_ms;       /* deadline of one unary call including its retries, also sent to
@@ -72,9 +82,9 @@ typedef struct orchlog_options {
                                   default 0 = forever (see orchlog_stream_next_timeout) */
     const char *client_name;   /* informational, sent in hello; may be NULL (copied) */
     const char *auth_token;    /* sent in hello; not checked by orchlogd 0.1.0 (copied) */
-    int max_attempts;          /* attempts per unary call, >= 1; default 5 */
-    int initial_backoff_ms;    /* first backoff cap; default 50 */
-    int max_backoff_ms;        /* backoff cap; default 2000 */
+    int max_attempts;          /* attempts per unary call, >= 1 (1 = no retries); default 10 */
+    int initial_backoff_ms;    /* backoff cap before the 2nd attempt; default 100 */
+    int max_backoff_ms;        /* largest backoff cap; default 5000 */
     double backoff_multiplier; /* default 2.0; each delay is uniform in [0, cap] (full jitter) */
     uint32_t stream_credit;    /* request-n credit window of a stream; default 64; >= 1 */
 } orchlog_options;

@@ -213,9 +213,9 @@ void orchlog_options_init(orchlog_options *o) {
     o->stream_wait_ms = 0;
     o->client_name = NULL;
     o->auth_token = NULL;
-    o->max_attempts = 5;
-    o->initial_backoff_ms = 50;
-    o->max_backoff_ms = 2000;
+    o->max_attempts = 10;
+    o->initial_backoff_ms = 100;
+    o->max_backoff_ms = 5000;
     o->backoff_multiplier = 2.0;
     o->stream_credit = 64;
 }
@@ -226,6 +226,40 @@ static char *dup_str(const char *s) {
     char *d = malloc(n);
     if (d != NULL) memcpy(d, s, n);
     return d;
+}
+
+/* 1 if s is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static int utf8_valid(const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
+    while (*s) {
+        unsigned char b = *s;
+        int n;
+        uint32_t cp;
+        if (b < 0x80) {
+            s++;
+            continue;
+        } else if ((b & 0xe0) == 0xc0) {
+            n = 1;
+            cp = b & 0x1f;
+        } else if ((b & 0xf0) == 0xe0) {
+            n = 2;
+            cp = b & 0x0f;
+        } else if ((b & 0xf8) == 0xf0) {
+            n = 3;
+            cp = b & 0x07;
+        } else {
+            return 0;
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
 }
 
 static void ctx_reset_error(orchlog_ctx *c) {
@@ -686,11 +720,21 @@ static int conn_ensure(orchlog_ctx *c, int64_t deadline) {
         /* Idle connection: take in what the server may have sent meanwhile (a goaway, EOF). */
         for (;;) {
             struct pollfd pfd = {p->fd, POLLIN, 0};
-            if (poll(&pfd, 1, 0) <= 0) break;
+            if (orchlog_reader_buffered(p->reader) == 0 && poll(&pfd, 1, 0) <= 0) break;
             if (pump(c, 0) != 0) break;
             if (p->fd < 0) break;
         }
         if (p->fd >= 0 && p->draining) conn_close(c);
+    }
+    if (p->fd >= 0 && p->draining) {
+        /* The open calls (e.g. follow streams, which the server ends at once when draining)
+         * must end before a new connection can be made: one connection per context. Their
+         * frames are queued for them meanwhile. */
+        int64_t wait_until = min_deadline(deadline, now_ms() + 1000);
+        while (p->fd >= 0 && p->calls != NULL) {
+            if (pump(c, wait_until) == 1) break;
+        }
+        if (p->fd >= 0 && p->calls == NULL) conn_close(c);
     }
     if (p->fd >= 0 && p->draining)
         return ctx_set_error(c, ORCHLOG_ERR_IO, ORCHLOG_UNAVAILABLE,
@@ -736,6 +780,12 @@ orchlog_ctx *orchlog_connect(const char *host, int port, const orchlog_options *
         ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
         return c;
     }
+    if (!utf8_valid(p->client_name) || (p->auth_token && !utf8_valid(p->auth_token))) {
+        /* The server would drop the connection (invalid UTF-8 in hello). */
+        ctx_set_error(c, ORCHLOG_ERR_OTHER, ORCHLOG_INVALID_ARGUMENT,
+                      "client_name and auth_token must be valid UTF-8");
+        return c;
+    }
     if (port <= 0 || port > 65535) {
         ctx_set_error(c, ORCHLOG_ERR_OTHER, ORCHLOG_INVALID_ARGUMENT, "invalid port %d", port);
         return c;
@@ -778,13 +828,13 @@ unsigned orchlog_test_attempts(const orchlog_ctx *c) { return c->priv->attempts;
 
 /* Sends start for cl (already linked). 0, -1 (connection failed: cl ended), -2 (local error). */
 static int send_start(orchlog_ctx *c, call *cl, const char *rpc, const unsigned char *req,
-                      size_t req_len, int64_t deadline, uint32_t credit) {
+                      size_t req_len, int64_t deadline, int send_deadline, uint32_t credit) {
     char method[96];
     fmt_into(method, sizeof(method), METHOD_PREFIX "%s", rpc);
     Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
     Orchlog__V1__CallStart s = ORCHLOG__V1__CALL_START__INIT;
     s.method = method;
-    if (deadline >= 0) {
+    if (send_deadline && deadline >= 0) {
         int t = remaining_ms(deadline);
         s.has_timeout_ms = 1;
         s.timeout_ms = (uint32_t)(t > 0 ? t : 1);
@@ -815,7 +865,7 @@ static int unary_attempt(orchlog_ctx *c, const char *rpc, const unsigned char *r
     int st = conn_ensure(c, deadline);
     if (st != ORCHLOG_OK) return st;
     call_link(c, &cl);
-    int rc = send_start(c, &cl, rpc, req, req_len, deadline, 0);
+    int rc = send_start(c, &cl, rpc, req, req_len, deadline, 1, 0);
     if (rc == -2) return c->status;
     if (rc == 0 && p->drop_replies > 0) {
         p->drop_replies--;
@@ -1183,13 +1233,18 @@ static orchlog_stream *stream_open(orchlog_ctx *c, const char *rpc, const Protob
     }
     if (st != ORCHLOG_OK) {
         free(rb);
+        s->call.err_kind = c->err;
         stream_finish(s, st, c->errstr);
         return s;
     }
     call_link(c, &s->call);
-    int rc = send_start(c, &s->call, rpc, rb, req_len, -1, s->window);
+    /* Streams have no server deadline (a follow stream may run forever); the write of the
+     * start frame is still bounded. */
+    int64_t wd = now_ms() + (p->opts.call_timeout_ms > 0 ? p->opts.call_timeout_ms : 30000);
+    int rc = send_start(c, &s->call, rpc, rb, req_len, wd, 0, s->window);
     free(rb);
     if (rc == -2) {
+        s->call.err_kind = c->err;
         stream_finish(s, c->status, c->errstr);
         return s;
     }
@@ -1346,6 +1401,7 @@ int orchlog_stream_status(const orchlog_stream *s) { return s->done ? s->status 
 const char *orchlog_stream_message(const orchlog_stream *s) { return s->message; }
 int orchlog_stream_done(const orchlog_stream *s) { return s->done; }
 uint64_t orchlog_stream_last_seq(const orchlog_stream *s) { return s->last_seq; }
+size_t orchlog_test_stream_queued(const orchlog_stream *s) { return s->call.queued; }
 
 void orchlog_stream_free(orchlog_stream *s) {
     if (s == NULL) return;

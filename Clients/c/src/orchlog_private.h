@@ -17,6 +17,8 @@ void orchlog_test_drop_replies(orchlog_ctx *c, int n, int delay_ms);
 unsigned orchlog_test_connections(const orchlog_ctx *c);
 /* Number of unary attempts made by the context so far. */
 unsigned orchlog_test_attempts(const orchlog_ctx *c);
+/* Messages received for a stream and not yet returned by orchlog_stream_next. */
+size_t orchlog_test_stream_queued(const orchlog_stream *s);
 
 #ifdef __cplusplus
 }

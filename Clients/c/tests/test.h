@@ -55,6 +55,7 @@ int t_server_start_delayed(test_server *s, int delay_ms);
 int t_server_wait_listening(test_server *s, int timeout_ms);
 void t_server_kill(test_server *s);                  /* SIGKILL + wait */
 int t_server_term(test_server *s, int timeout_ms);   /* SIGTERM + wait; exit status or -1 */
+int t_server_wait(test_server *s, int timeout_ms);   /* wait for exit; status, or -1 (killed) */
 void t_sleep_ms(int ms);
 
 extern const test_case reader_tests[];

@@ -10,7 +10,9 @@ actor ConnectionManager {
     private let authToken: String?
     private let waitsForConnection: Bool
     private var current: ClientConnection?
-    private var connecting: Task<ClientConnection, any Error>?
+    private var connecting: Task<Void, Never>?
+    private var waiters: [Int: CheckedContinuation<ClientConnection, any Error>] = [:]
+    private var nextWaiterID = 0
     /// Connect attempts that failed in a row.
     private var failures = 0
     private var isShutDown = false
@@ -39,15 +41,26 @@ actor ConnectionManager {
             self.current = connection
             return connection
         }
-        let task: Task<ClientConnection, any Error>
-        if let connecting {
-            task = connecting
-        } else {
-            task = Task { try await self.connectWithBackoff() }
-            self.connecting = task
+        if self.connecting == nil {
+            self.connecting = Task { await self.connectWithBackoff() }
         }
+        // Wait for the reconnect, but no longer than the deadline or the caller's task.
+        let id = self.nextWaiterID
+        self.nextWaiterID += 1
         do {
-            return try await Self.value(of: task, before: deadline)
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    self.waiters[id] = continuation
+                    if let deadline {
+                        Task { [weak self] in
+                            try? await Task.sleep(until: deadline, clock: .continuous)
+                            await self?.resumeWaiter(id, with: .failure(OrchLogError.deadlineExceeded("deadline exceeded while connecting")))
+                        }
+                    }
+                }
+            } onCancel: {
+                Task { await self.resumeWaiter(id, with: .failure(OrchLogError.cancelled)) }
+            }
         } catch let error as OrchLogError {
             throw error
         } catch {
@@ -55,18 +68,26 @@ actor ConnectionManager {
         }
     }
 
+    private func resumeWaiter(_ id: Int, with result: Result<ClientConnection, any Error>) {
+        self.waiters.removeValue(forKey: id)?.resume(with: result)
+    }
+
     /// Closes the connection and stops reconnecting.
     func shutdown() {
         self.isShutDown = true
         self.connecting?.cancel()
         self.connecting = nil
+        let waiters = self.waiters
+        self.waiters = [:]
+        for waiter in waiters.values { waiter.resume(throwing: OrchLogError.unavailable("the client is closed")) }
         self.current?.close()
         self.current = nil
     }
 
-    private func connectWithBackoff() async throws -> ClientConnection {
-        while true {
-            try Task.checkCancellation()
+    /// Connects, backing off between failures, until it succeeds or the client shuts down;
+    /// hands the connection to every waiting call.
+    private func connectWithBackoff() async {
+        while !Task.isCancelled && !self.isShutDown {
             do {
                 let connection = try await ClientConnection.connect(
                     to: self.address, timeout: self.backoff.connectTimeout(afterFailures: self.failures),
@@ -75,30 +96,14 @@ actor ConnectionManager {
                 self.failures = 0
                 self.current = connection
                 self.connecting = nil
-                return connection
+                let waiters = self.waiters
+                self.waiters = [:]
+                for waiter in waiters.values { waiter.resume(returning: connection) }
+                return
             } catch {
                 self.failures += 1
-                try await Task.sleep(for: self.backoff.delay(afterFailures: self.failures))
+                try? await Task.sleep(for: self.backoff.delay(afterFailures: self.failures))
             }
-        }
-    }
-
-    /// Waits for `task`, or throws DEADLINE_EXCEEDED at `deadline`; the task itself goes on.
-    private static func value(
-        of task: Task<ClientConnection, any Error>, before deadline: ContinuousClock.Instant?
-    ) async throws -> ClientConnection {
-        guard let deadline else { return try await task.value }
-        return try await withThrowingTaskGroup(of: ClientConnection?.self) { group in
-            group.addTask { try await task.value }
-            group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let connection = first else {
-                throw OrchLogError.deadlineExceeded("deadline exceeded while connecting")
-            }
-            return connection
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OrchLogTestSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -11,18 +12,8 @@ final class OrchlogdProcess: @unchecked Sendable {
     private let stderrText = TextBuffer()
     private(set) var port: UInt16 = 0
 
-    /// The built `orchlogd` next to the test bundle (SwiftPM puts products side by side).
-    static var executable: URL {
-        if let path = ProcessInfo.processInfo.environment["ORCHLOGD"] { return URL(fileURLWithPath: path) }
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("orchlogd")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory.deleteLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/orchlogd")
-    }
+    /// The built `orchlogd` (or `$ORCHLOGD`).
+    static var executable: URL { builtProduct("orchlogd", environment: "ORCHLOGD") }
 
     /// Starts `orchlogd --listen 127.0.0.1:0 --db PATH ARGS` and, unless told otherwise, waits
     /// for its `listening on` line.

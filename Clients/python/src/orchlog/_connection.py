@@ -30,7 +30,6 @@ from .errors import (
     OrchLogError,
     StatusCode,
     TransportError,
-    Unavailable,
     error_from_code,
 )
 
@@ -109,7 +108,9 @@ class Connection:
     def __init__(self, sock: socket.socket, host: str, port: int) -> None:
         self._sock = sock
         self.address = f"{host}:{port}"
-        self._lock = threading.Lock()
+        # Reentrant: a LogStream finalised by the garbage collector while this thread holds the
+        # lock cancels its call, which takes the lock again.
+        self._lock = threading.RLock()
         self._calls: Dict[int, Call] = {}
         self._next_call_id = 1
         self._failed: Optional[str] = None  # why the connection is unusable
@@ -126,9 +127,7 @@ class Connection:
     # -- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def open(
-        cls, host: str, port: int, timeout: Optional[float], client_name: str
-    ) -> Connection:
+    def open(cls, host: str, port: int, timeout: Optional[float], client_name: str) -> Connection:
         """Connect, send hello, wait for hello_ack and start the reader and writer threads.
 
         Raises:
@@ -152,7 +151,16 @@ class Connection:
     def _handshake(self, client_name: str) -> None:
         sock = self._sock
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # TCP keepalive like the server's (first probe after 60 s idle, 6 probes 10 s apart), so
+        # a quiet follow stream notices a server host that vanished without FIN or RST.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6)):
+            option = getattr(socket, name, None)
+            if option is not None:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, option, value)
+                except OSError:
+                    pass
         hello = pb.Frame(call_id=0)
         hello.hello.protocol_version = PROTOCOL_VERSION
         hello.hello.client_name = client_name
@@ -227,7 +235,11 @@ class Connection:
         goaway_code: Optional[StatusCode] = None,
         last_call_id: Optional[int] = None,
     ) -> None:
-        """Mark the connection failed, fail every open call, close the socket."""
+        """Mark the connection failed, fail every open call, shut the socket down.
+
+        The reader thread closes the socket once both threads are done with it, so that no
+        thread can use a file descriptor number that was closed and reused meanwhile.
+        """
         with self._lock:
             if self._failed is not None:
                 return
@@ -241,6 +253,7 @@ class Connection:
                 err = TransportError(
                     f"{call.method}: {reason}; the call was not processed",
                     goaway_code=goaway_code,
+                    processed=False,
                 )
             else:
                 err = TransportError(f"{call.method}: {reason}", goaway_code=goaway_code)
@@ -250,7 +263,6 @@ class Connection:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._sock.close()
         log.debug("orchlog connection to %s closed: %s", self.address, reason)
 
     # -- calls -----------------------------------------------------------------------------
@@ -266,8 +278,7 @@ class Connection:
         """Open a call: assign the next call id and queue its start frame.
 
         Raises:
-            TransportError: the connection has failed.
-            Unavailable: the connection is draining (the server sent goaway UNAVAILABLE).
+            TransportError: the connection has failed or is draining (``processed=False``).
             ResourceExhausted: the start frame would exceed max_frame_bytes.
         """
         frame = pb.Frame()
@@ -282,7 +293,11 @@ class Connection:
             if self._failed is not None:
                 raise TransportError(f"{method}: connection lost: {self._failed}")
             if self._draining:
-                raise Unavailable(f"{method}: the server is draining this connection")
+                raise TransportError(
+                    f"{method}: the server is draining this connection",
+                    goaway_code=StatusCode.UNAVAILABLE,
+                    processed=False,
+                )
             call_id = self._next_call_id
             frame.call_id = call_id
             data = encode_frame(frame, self.max_frame_bytes)
@@ -364,6 +379,15 @@ class Connection:
                 return
 
     def _read_loop(self) -> None:
+        try:
+            self._read_frames()
+        finally:
+            self._fail("the reader stopped")  # no-op when already failed
+            if self._writer is not None:
+                self._writer.join(timeout=5.0)
+            self._sock.close()
+
+    def _read_frames(self) -> None:
         try:
             for frame in self._pending:
                 self._dispatch(frame)

@@ -26,7 +26,7 @@ def encode_frame(frame: pb.Frame, max_frame_bytes: int) -> bytes:
         ResourceExhausted: the payload exceeds ``max_frame_bytes`` (the server would drop the
             whole connection for it, so the call fails locally instead).
     """
-    payload = frame.SerializeToString()
+    payload: bytes = frame.SerializeToString()
     if len(payload) > max_frame_bytes:
         raise ResourceExhausted(
             f"request frame of {len(payload)} bytes exceeds max_frame_bytes {max_frame_bytes}"

@@ -8,6 +8,7 @@ import time
 from typing import (
     Any,
     Callable,
+    Generator,
     Generic,
     Iterable,
     Iterator,
@@ -21,11 +22,11 @@ from typing import (
 from ._connection import Call, Connection
 from ._proto import orchlog_pb2 as pb
 from ._wire import uuid7
-from .errors import Cancelled, OrchLogError
+from .errors import Cancelled, OrchLogError, TransportError
 from .models import AppendResult, Health, LogEntry, TreeNode, _json_text
 from .retry import RetryPolicy
 
-__all__ = ["Client", "LogStream", "DEFAULT_RETRY"]
+__all__ = ["DEFAULT_RETRY", "Client", "LogStream"]
 
 log = logging.getLogger("orchlog")
 
@@ -44,7 +45,7 @@ class LogStream(Generic[T]):
     consumed, so a slow consumer holds at most ``stream_window`` undelivered messages in memory.
     """
 
-    def __init__(self, generator: Iterator[T], state: _StreamState) -> None:
+    def __init__(self, generator: Generator[T, None, None], state: _StreamState) -> None:
         self._gen = generator
         self._state = state
 
@@ -174,15 +175,14 @@ class Client:
         self.port = port
         self.timeout = timeout
         self.retry = retry if retry is not None else RetryPolicy(max_attempts=1)
-        self.connect_timeout = (
-            connect_timeout if connect_timeout is not None else (timeout or 10.0)
-        )
+        self.connect_timeout = connect_timeout if connect_timeout is not None else (timeout or 10.0)
         self.client_name = client_name
         self.stream_window = stream_window
         self._lock = threading.Lock()
         self._conn: Optional[Connection] = None
         self._old: List[Connection] = []  # draining connections that still finish calls
         self._closed = False
+        self._closing = threading.Event()  # interrupts backoff sleeps on close()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -206,6 +206,7 @@ class Client:
 
     def close(self) -> None:
         """Close the connection. Calls still running fail with :class:`Cancelled`."""
+        self._closing.set()
         with self._lock:
             self._closed = True
             conns = ([self._conn] if self._conn is not None else []) + self._old
@@ -253,18 +254,26 @@ class Client:
         log.info("orchlog attempt %d failed (%s); retrying in %.3f s", attempt, error, delay)
         return delay
 
-    def _run(self, attempt_fn: Callable[[Connection, Optional[float]], T], deadline: Optional[float]) -> T:
+    def _run(
+        self, attempt_fn: Callable[[Connection, Optional[float]], T], deadline: Optional[float]
+    ) -> T:
         attempt = 0
+        transparent = 1  # a call the server never saw is retried once at once, whatever the policy
         while True:
             attempt += 1
             try:
                 conn = self._connection(deadline)
                 return attempt_fn(conn, deadline)
             except OrchLogError as error:
+                if isinstance(error, TransportError) and error.processed is False and transparent:
+                    transparent -= 1
+                    attempt -= 1
+                    log.debug("orchlog call not processed by the server (%s); retrying", error)
+                    continue
                 delay = self._retry_delay(error, attempt, deadline)
                 if delay is None:
                     raise
-                time.sleep(delay)
+                self._closing.wait(delay)
 
     def _unary(self, method: str, request: bytes) -> bytes:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
@@ -306,7 +315,9 @@ class Client:
         """
         entry = LogEntry(
             content=content,
-            orchestration_session_log_id=orchestration_session_log_id or uuid7(),
+            orchestration_session_log_id=(
+                uuid7() if orchestration_session_log_id is None else orchestration_session_log_id
+            ),
             category=category,
             parent_exec_id=parent_exec_id,
             sibling_order=sibling_order,
@@ -391,7 +402,7 @@ class Client:
 
     def _children(
         self, state: _StreamState, parent: Optional[str], follow: bool, limit: int
-    ) -> Iterator[LogEntry]:
+    ) -> Generator[LogEntry, None, None]:
         yielded = 0
         attempt = 0
         while not state.closed.is_set():
@@ -445,7 +456,7 @@ class Client:
         state = _StreamState(None)
         return LogStream(self._tree(request.SerializeToString(), state), state)
 
-    def _tree(self, request: bytes, state: _StreamState) -> Iterator[TreeNode]:
+    def _tree(self, request: bytes, state: _StreamState) -> Generator[TreeNode, None, None]:
         attempt = 0
         yielded = False
         while not state.closed.is_set():

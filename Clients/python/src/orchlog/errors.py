@@ -15,25 +15,25 @@ import enum
 from typing import Dict, Optional, Type
 
 __all__ = [
-    "StatusCode",
-    "OrchLogError",
-    "Cancelled",
-    "Unknown",
-    "InvalidArgument",
-    "DeadlineExceeded",
-    "NotFound",
+    "Aborted",
     "AlreadyExists",
+    "Cancelled",
+    "DataLoss",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "OrchLogError",
+    "OutOfRange",
     "PermissionDenied",
     "ResourceExhausted",
-    "FailedPrecondition",
-    "Aborted",
-    "OutOfRange",
-    "Unimplemented",
-    "Internal",
-    "Unavailable",
-    "DataLoss",
-    "Unauthenticated",
+    "StatusCode",
     "TransportError",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "Unknown",
     "error_from_code",
 ]
 
@@ -184,8 +184,10 @@ class TransportError(Unavailable, builtins.ConnectionError):
 
     Its code is UNAVAILABLE, so it is retried like UNAVAILABLE. It is also a builtin
     :class:`ConnectionError`. ``goaway_code`` holds the code of the server's ``goaway`` when one
-    ended the connection, else None. An append that failed with this error may have committed;
-    retrying it with the same id is safe.
+    ended the connection, else None. ``processed`` is False when the server certainly never saw
+    the call (above the goaway's ``last_call_id``, or a draining connection), else None
+    (unknown). An append that failed with this error may have committed; retrying it with the
+    same id is safe.
     """
 
     def __init__(
@@ -194,11 +196,13 @@ class TransportError(Unavailable, builtins.ConnectionError):
         code: Optional[StatusCode] = None,
         *,
         goaway_code: Optional[StatusCode] = None,
+        processed: Optional[bool] = None,
     ) -> None:
         # ConnectionError is an OSError; initialise through OrchLogError so that args stay
         # (message,) and errno stays None.
         OrchLogError.__init__(self, message, code)
         self.goaway_code: Optional[StatusCode] = goaway_code
+        self.processed: Optional[bool] = processed
 
     def __str__(self) -> str:
         return OrchLogError.__str__(self)

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Union
 
 from ._proto import orchlog_pb2 as pb
 
-__all__ = ["LogEntry", "TreeNode", "AppendResult", "Health"]
+__all__ = ["AppendResult", "Health", "LogEntry", "TreeNode"]
 
 _ENTRY_FIELDS = (
     "orchestration_session_log_id",
@@ -48,8 +48,14 @@ class LogEntry:
     seq: Optional[int] = None
 
     @property
-    def id(self) -> Optional[str]:
-        """Shorthand for :attr:`orchestration_session_log_id`."""
+    def id(self) -> str:
+        """:attr:`orchestration_session_log_id`, always set in entries the server returned.
+
+        Raises:
+            ValueError: the id is None (an entry built locally without one).
+        """
+        if self.orchestration_session_log_id is None:
+            raise ValueError("this LogEntry has no orchestration_session_log_id")
         return self.orchestration_session_log_id
 
     @classmethod

@@ -8,7 +8,7 @@ from typing import FrozenSet
 
 from .errors import OrchLogError, StatusCode
 
-__all__ = ["RetryPolicy", "NO_RETRY"]
+__all__ = ["NO_RETRY", "RetryPolicy"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,664 @@
+/*
+ * test_reader.c - the frame parser without a server, and the context against scripted fake
+ * servers that send pings, goaways and bad bytes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "orchlog.h"
+#include "orchlog_private.h"
+#include "orchlog_reader.h"
+#include "test.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Helpers                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct bytes {
+    unsigned char *p;
+    size_t n;
+} bytes;
+
+static void bytes_add(bytes *b, const void *d, size_t n) {
+    b->p = realloc(b->p, b->n + n + 1);
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+static void add_frame(bytes *b, Orchlog__V1__Frame *f) {
+    unsigned char *e;
+    size_t n;
+    if (orchlog_frame_encode(f, ORCHLOG_DEFAULT_MAX_FRAME_BYTES, &e, &n) == ORCHLOG_READER_OK) {
+        bytes_add(b, e, n);
+        free(e);
+    }
+}
+
+static void add_end(bytes *b, uint32_t id, int code, const char *msg) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__CallEnd e = ORCHLOG__V1__CALL_END__INIT;
+    e.has_code = 1;
+    e.code = (Orchlog__V1__StatusCode)code;
+    e.message = (char *)msg;
+    f.has_call_id = 1;
+    f.call_id = id;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_END;
+    f.end = &e;
+    add_frame(b, &f);
+}
+
+static void add_message(bytes *b, uint32_t id, const void *payload, size_t n) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__CallMessage m = ORCHLOG__V1__CALL_MESSAGE__INIT;
+    m.has_payload = 1;
+    m.payload.data = (uint8_t *)payload;
+    m.payload.len = n;
+    f.has_call_id = 1;
+    f.call_id = id;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_MESSAGE;
+    f.message = &m;
+    add_frame(b, &f);
+}
+
+static void add_hello_ack(bytes *b) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__HelloAck a = ORCHLOG__V1__HELLO_ACK__INIT;
+    a.has_protocol_version = 1;
+    a.protocol_version = 1;
+    a.server_name = "fake/0";
+    a.has_max_frame_bytes = 1;
+    a.max_frame_bytes = 65536;
+    f.has_call_id = 1;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_HELLO_ACK;
+    f.hello_ack = &a;
+    add_frame(b, &f);
+}
+
+static void add_ping(bytes *b, const char *payload) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__Ping p = ORCHLOG__V1__PING__INIT;
+    p.has_payload = 1;
+    p.payload.data = (uint8_t *)payload;
+    p.payload.len = strlen(payload);
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_PING;
+    f.ping = &p;
+    add_frame(b, &f);
+}
+
+static void add_goaway(bytes *b, int code, const char *msg) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__GoAway g = ORCHLOG__V1__GO_AWAY__INIT;
+    g.has_code = 1;
+    g.code = (Orchlog__V1__StatusCode)code;
+    g.message = (char *)msg;
+    g.has_last_call_id = 1;
+    f.has_call_id = 1;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_GOAWAY;
+    f.goaway = &g;
+    add_frame(b, &f);
+}
+
+/* Feeds data in pieces of `step` bytes (0: all at once) and collects the frames' kinds. */
+static int parse_kinds(const bytes *b, size_t step, int *kinds, int max, int *err) {
+    orchlog_reader *r = orchlog_reader_create();
+    int n = 0;
+    *err = 0;
+    size_t off = 0;
+    while (off < b->n && !*err) {
+        size_t k = step == 0 ? b->n - off : (b->n - off < step ? b->n - off : step);
+        orchlog_reader_feed(r, b->p + off, k);
+        off += k;
+        Orchlog__V1__Frame *f;
+        for (;;) {
+            if (orchlog_reader_get_frame(r, &f) != ORCHLOG_READER_OK) {
+                *err = 1;
+                break;
+            }
+            if (f == NULL) break;
+            if (n < max) kinds[n] = (int)f->kind_case;
+            n++;
+            orchlog__v1__frame__free_unpacked(f, NULL);
+        }
+    }
+    if (!*err && orchlog_reader_buffered(r) != 0) *err = 2;
+    orchlog_reader_free(r);
+    return n;
+}
+
+/* Feeds raw bytes at once; returns the reader (caller frees) after pulling every frame. */
+static orchlog_reader *feed_all(const unsigned char *d, size_t n, int *frames) {
+    orchlog_reader *r = orchlog_reader_create();
+    orchlog_reader_feed(r, d, n);
+    *frames = 0;
+    Orchlog__V1__Frame *f;
+    while (orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f != NULL) {
+        (*frames)++;
+        orchlog__v1__frame__free_unpacked(f, NULL);
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Parser tests                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_reader_splits(void) {
+    bytes b = {0};
+    add_hello_ack(&b);
+    add_message(&b, 1, "abc", 3);
+    add_message(&b, 1, "", 0); /* an empty payload is still a message */
+    add_end(&b, 1, ORCHLOG_OK, NULL);
+    add_ping(&b, "xy");
+    add_goaway(&b, ORCHLOG_UNAVAILABLE, "bye");
+    const int expect[] = {3, 5, 5, 8, 9, 11};
+    size_t steps[] = {0, 1, 2, 3, 7, 1000};
+    for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+        int kinds[8] = {0}, err;
+        int n = parse_kinds(&b, steps[s], kinds, 8, &err);
+        if (n != 6 || err) free(b.p);
+        CHECK(err == 0);
+        CHECK(n == 6);
+        for (int i = 0; i < 6; i++) CHECK(kinds[i] == expect[i]);
+    }
+    free(b.p);
+}
+
+static void test_reader_worked_example(void) {
+    /* hello_ack and end from PROTOCOL.md section 11. */
+    static const unsigned char ack[] = {
+        0x00, 0x00, 0x00, 0x1e, 0x08, 0x00, 0x1a, 0x1a, 0x08, 0x01, 0x12, 0x0e, 0x6f, 0x72,
+        0x63, 0x68, 0x6c, 0x6f, 0x67, 0x64, 0x2f, 0x30, 0x2e, 0x31, 0x2e, 0x30, 0x18, 0x80,
+        0x80, 0x80, 0x02, 0x20, 0x80, 0x08};
+    static const unsigned char end[] = {0x00, 0x00, 0x00, 0x06, 0x08, 0x01,
+                                        0x42, 0x02, 0x08, 0x00};
+    orchlog_reader *r = orchlog_reader_create();
+    orchlog_reader_feed(r, ack, sizeof(ack));
+    orchlog_reader_feed(r, end, sizeof(end));
+    Orchlog__V1__Frame *f = NULL;
+    CHECK(orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f != NULL);
+    int ok = f->kind_case == ORCHLOG__V1__FRAME__KIND_HELLO_ACK && f->has_call_id &&
+             f->call_id == 0 && f->hello_ack->max_frame_bytes == 4194304 &&
+             f->hello_ack->max_concurrent_calls == 1024 &&
+             strcmp(f->hello_ack->server_name, "orchlogd/0.1.0") == 0;
+    orchlog__v1__frame__free_unpacked(f, NULL);
+    CHECK(ok);
+    CHECK(orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f != NULL);
+    ok = f->kind_case == ORCHLOG__V1__FRAME__KIND_END && f->call_id == 1 && f->end->has_code &&
+         f->end->code == 0 && f->end->message == NULL;
+    orchlog__v1__frame__free_unpacked(f, NULL);
+    CHECK(ok);
+    CHECK(orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f == NULL);
+    orchlog_reader_free(r);
+
+    /* Encoding the hello of section 11 gives its bytes (call_id sent explicitly). */
+    Orchlog__V1__Frame hf = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__Hello h = ORCHLOG__V1__HELLO__INIT;
+    h.has_protocol_version = 1;
+    h.protocol_version = 1;
+    h.client_name = "x";
+    hf.has_call_id = 1;
+    hf.kind_case = ORCHLOG__V1__FRAME__KIND_HELLO;
+    hf.hello = &h;
+    unsigned char *e;
+    size_t n;
+    CHECK(orchlog_frame_encode(&hf, 1u << 22, &e, &n) == ORCHLOG_READER_OK);
+    static const unsigned char hello[] = {0x00, 0x00, 0x00, 0x09, 0x08, 0x00, 0x12,
+                                          0x05, 0x08, 0x01, 0x12, 0x01, 0x78};
+    ok = n == sizeof(hello) && memcmp(e, hello, n) == 0;
+    free(e);
+    CHECK(ok);
+
+    /* The AppendLog start frame of section 11 (97 bytes). */
+    Orchlog__V1__LogEntry le = ORCHLOG__V1__LOG_ENTRY__INIT;
+    le.orchestration_session_log_id = "0190f3c2-7b1a-7c3e-9a4b-2d5e6f708192";
+    le.content = "hi";
+    Orchlog__V1__AppendLogRequest ar = ORCHLOG__V1__APPEND_LOG_REQUEST__INIT;
+    ar.entry = &le;
+    unsigned char req[64];
+    size_t rn = orchlog__v1__append_log_request__pack(&ar, req);
+    Orchlog__V1__Frame sf = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__CallStart cs = ORCHLOG__V1__CALL_START__INIT;
+    cs.method = "/orchlog.v1.OrchestrationLog/AppendLog";
+    cs.has_timeout_ms = 1;
+    cs.timeout_ms = 5000;
+    cs.has_request = 1;
+    cs.request.data = req;
+    cs.request.len = rn;
+    sf.has_call_id = 1;
+    sf.call_id = 1;
+    sf.kind_case = ORCHLOG__V1__FRAME__KIND_START;
+    sf.start = &cs;
+    CHECK(orchlog_frame_encode(&sf, 1u << 22, &e, &n) == ORCHLOG_READER_OK);
+    static const unsigned char head[] = {0x00, 0x00, 0x00, 0x5d, 0x08, 0x01, 0x22, 0x59,
+                                         0x0a, 0x26, 0x2f, 0x6f};
+    static const unsigned char tail[] = {0x10, 0x88, 0x27, 0x2a, 0x2c, 0x0a, 0x2a, 0x0a, 0x24};
+    ok = n == 97 && memcmp(e, head, sizeof(head)) == 0 && memcmp(e + 48, tail, sizeof(tail)) == 0 &&
+         memcmp(e + 93, "\x22\x02hi", 4) == 0;
+    free(e);
+    CHECK(ok);
+}
+
+static void test_reader_truncated(void) {
+    static const unsigned char end[] = {0x00, 0x00, 0x00, 0x06, 0x08, 0x01,
+                                        0x42, 0x02, 0x08, 0x00};
+    for (size_t cut = 0; cut < sizeof(end); cut++) {
+        int frames;
+        orchlog_reader *r = feed_all(end, cut, &frames);
+        int ok = frames == 0 && r->err == 0 && orchlog_reader_buffered(r) == cut;
+        orchlog_reader_free(r);
+        CHECK(ok);
+    }
+}
+
+static void test_reader_zero_length(void) {
+    static const unsigned char z[] = {0, 0, 0, 0, 0x08, 0x01};
+    int frames;
+    orchlog_reader *r = feed_all(z, sizeof(z), &frames);
+    int ok = frames == 0 && r->err && r->code == ORCHLOG_INVALID_ARGUMENT;
+    /* The error is sticky. */
+    ok = ok && orchlog_reader_feed(r, z, 1) == ORCHLOG_READER_ERR;
+    orchlog_reader_free(r);
+    CHECK(ok);
+}
+
+static void test_reader_huge_length(void) {
+    /* Rejected from the 4 prefix bytes alone, without waiting for (or reading) a body. */
+    static const unsigned char h[] = {0xff, 0xff, 0xff, 0xff};
+    int frames;
+    orchlog_reader *r = feed_all(h, sizeof(h), &frames);
+    int ok = frames == 0 && r->err && r->code == ORCHLOG_RESOURCE_EXHAUSTED;
+    orchlog_reader_free(r);
+    CHECK(ok);
+    /* One byte over a configured limit. */
+    static const unsigned char l[] = {0x00, 0x00, 0x01, 0x01};
+    r = orchlog_reader_create();
+    r->max_frame_bytes = 256;
+    orchlog_reader_feed(r, l, sizeof(l));
+    Orchlog__V1__Frame *f;
+    ok = orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_ERR && f == NULL;
+    orchlog_reader_free(r);
+    CHECK(ok);
+}
+
+static void test_reader_undecodable(void) {
+    static const unsigned char cases[][12] = {
+        {0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff},       /* bad varint / tag */
+        {0, 0, 0, 4, 0x42, 0x10, 0x08, 0x00},             /* end: length 16 overruns frame */
+        {0, 0, 0, 3, 0x08, 0x80, 0x80},                   /* truncated varint */
+        {0, 0, 0, 2, 0x08, 0x01},                         /* no kind */
+        {0, 0, 0, 4, 0x7a, 0x02, 0x08, 0x00},             /* unknown kind (field 15) */
+        {0, 0, 0, 7, 0x42, 0x05, 0x12, 0x03, 0x61, 0xff, 0xfe}, /* bad UTF-8 or accepted */
+    };
+    static const size_t lens[] = {9, 8, 7, 6, 8, 11};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        int frames;
+        orchlog_reader *r = feed_all(cases[i], lens[i], &frames);
+        /* Either a clean error or (only for the UTF-8 case) a decoded frame; never a crash. */
+        int ok = (frames == 0 && r->err && r->code == ORCHLOG_INVALID_ARGUMENT) ||
+                 (i == 5 && frames == 1 && r->err == 0);
+        if (!ok) fprintf(stderr, "    case %zu: frames %d err %d\n", i, frames, r->err);
+        orchlog_reader_free(r);
+        CHECK(ok);
+    }
+}
+
+static void test_reader_random_bytes(void) {
+    /* Garbage never crashes or overreads (run under ASan by make test). */
+    uint64_t x = 88172645463325252ULL;
+    for (int round = 0; round < 2000; round++) {
+        unsigned char buf[64];
+        size_t n = (size_t)(round % 64) + 1;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = (unsigned char)x;
+        }
+        if (round % 2) { /* plausible small length prefix */
+            buf[0] = buf[1] = buf[2] = 0;
+            buf[3] = (unsigned char)(n > 4 ? n - 4 : 1);
+        }
+        int frames;
+        orchlog_reader *r = feed_all(buf, n, &frames);
+        orchlog_reader_free(r);
+    }
+}
+
+static void test_frame_encode_limit(void) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__CallStart s = ORCHLOG__V1__CALL_START__INIT;
+    static unsigned char big[1000];
+    s.has_request = 1;
+    s.request.data = big;
+    s.request.len = sizeof(big);
+    f.has_call_id = 1;
+    f.call_id = 1;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_START;
+    f.start = &s;
+    unsigned char *e;
+    size_t n;
+    CHECK(orchlog_frame_encode(&f, 999, &e, &n) == ORCHLOG_READER_ERR && e == NULL);
+    CHECK(orchlog_frame_encode(&f, 2000, &e, &n) == ORCHLOG_READER_OK);
+    free(e);
+}
+
+static void test_uuid_v7(void) {
+    char a[37], b[37];
+    orchlog_uuid_v7(a);
+    for (int i = 0; i < 1000; i++) {
+        orchlog_uuid_v7(b);
+        CHECK(strlen(b) == 36);
+        CHECK(b[8] == '-' && b[13] == '-' && b[18] == '-' && b[23] == '-');
+        CHECK(b[14] == '7');                                       /* version */
+        CHECK(b[19] == '8' || b[19] == '9' || b[19] == 'a' || b[19] == 'b'); /* variant 10 */
+        CHECK(strcmp(a, b) != 0);
+        CHECK(strncmp(a, b, 8) <= 0); /* the time prefix does not go backwards */
+        for (int k = 0; k < 36; k++) CHECK(b[k] == '-' || (b[k] >= '0' && b[k] <= '9') ||
+                                           (b[k] >= 'a' && b[k] <= 'f'));
+    }
+}
+
+static void test_status_names(void) {
+    CHECK(strcmp(orchlog_status_name(ORCHLOG_OK), "OK") == 0);
+    CHECK(strcmp(orchlog_status_name(ORCHLOG_NOT_FOUND), "NOT_FOUND") == 0);
+    CHECK(strcmp(orchlog_status_name(ORCHLOG_UNAVAILABLE), "UNAVAILABLE") == 0);
+    CHECK(strcmp(orchlog_status_name(ORCHLOG_UNAUTHENTICATED), "UNAUTHENTICATED") == 0);
+    CHECK(ORCHLOG_UNAUTHENTICATED == 16 && ORCHLOG_FAILED_PRECONDITION == 9);
+    CHECK(strcmp(orchlog_status_name(17), "UNKNOWN_STATUS") == 0);
+    CHECK(strcmp(orchlog_status_name(-1), "UNKNOWN_STATUS") == 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Fake servers                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef int (*fake_script)(int fd, orchlog_reader *r);
+
+static int write_all(int fd, const bytes *b) {
+    size_t off = 0;
+    while (off < b->n) {
+        ssize_t n = send(fd, b->p + off, b->n - off, MSG_NOSIGNAL);
+        if (n <= 0) return -1;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads the next frame from the client (5 s at most); NULL on EOF/timeout/error. */
+static Orchlog__V1__Frame *read_frame(int fd, orchlog_reader *r) {
+    for (;;) {
+        Orchlog__V1__Frame *f;
+        if (orchlog_reader_get_frame(r, &f) != ORCHLOG_READER_OK) return NULL;
+        if (f != NULL) return f;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) <= 0) return NULL;
+        unsigned char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) return NULL;
+        orchlog_reader_feed(r, buf, (size_t)n);
+    }
+}
+
+/* Reads frames until one of the kind arrives; returns its call id or -1. */
+static long expect_kind(int fd, orchlog_reader *r, int kind) {
+    for (;;) {
+        Orchlog__V1__Frame *f = read_frame(fd, r);
+        if (f == NULL) return -1;
+        int k = (int)f->kind_case;
+        long id = f->call_id;
+        orchlog__v1__frame__free_unpacked(f, NULL);
+        if (k == kind) return id;
+    }
+}
+
+/* Starts a fake server that runs script on its first connection. *pid: the child. */
+static int fake_start(fake_script script, pid_t *pid) {
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t al = sizeof(a);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(ls, 4) != 0 ||
+        getsockname(ls, (struct sockaddr *)&a, &al) != 0) {
+        if (ls >= 0) close(ls);
+        return -1;
+    }
+    fflush(NULL);
+    *pid = fork();
+    if (*pid == 0) {
+        alarm(20);
+        struct pollfd p = {ls, POLLIN, 0};
+        if (poll(&p, 1, 10000) <= 0) _exit(90);
+        int fd = accept(ls, NULL, NULL);
+        close(ls); /* later connects are refused */
+        if (fd < 0) _exit(91);
+        orchlog_reader *r = orchlog_reader_create();
+        int rc = script(fd, r);
+        /* Wait for the client to close, so it reads everything we sent. */
+        struct pollfd q = {fd, POLLIN, 0};
+        unsigned char tmp[256];
+        while (poll(&q, 1, 3000) > 0 && recv(fd, tmp, sizeof(tmp), 0) > 0) {
+        }
+        orchlog_reader_free(r);
+        close(fd);
+        _exit(rc);
+    }
+    close(ls);
+    return ntohs(a.sin_port);
+}
+
+static int fake_wait(pid_t pid) {
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static orchlog_ctx *connect_fast(int port) {
+    orchlog_options o;
+    orchlog_options_init(&o);
+    o.call_timeout_ms = 5000;
+    o.connect_timeout_ms = 3000;
+    o.max_attempts = 2;
+    o.initial_backoff_ms = 1;
+    o.max_backoff_ms = 5;
+    return orchlog_connect("127.0.0.1", port, &o);
+}
+
+/* A server ping is answered with the same payload; the call then succeeds. */
+static int script_ping(int fd, orchlog_reader *r) {
+    bytes b = {0};
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    add_hello_ack(&b);
+    add_ping(&b, "ab");
+    write_all(fd, &b);
+    free(b.p);
+    int pong = 0;
+    long call = -1;
+    while (!pong || call < 0) {
+        Orchlog__V1__Frame *f = read_frame(fd, r);
+        if (f == NULL) return 2;
+        if (f->kind_case == ORCHLOG__V1__FRAME__KIND_PONG && f->pong->has_payload &&
+            f->pong->payload.len == 2 && memcmp(f->pong->payload.data, "ab", 2) == 0)
+            pong = 1;
+        if (f->kind_case == ORCHLOG__V1__FRAME__KIND_START) call = f->call_id;
+        orchlog__v1__frame__free_unpacked(f, NULL);
+    }
+    /* An unrelated call id first (ignored by the client), then the answer. */
+    Orchlog__V1__HealthResponse h = ORCHLOG__V1__HEALTH_RESPONSE__INIT;
+    h.status = "SERVING";
+    h.version = "fake";
+    unsigned char hb[64];
+    size_t hn = orchlog__v1__health_response__pack(&h, hb);
+    bytes o = {0};
+    add_message(&o, 999, hb, hn);
+    add_end(&o, 999, ORCHLOG_OK, NULL);
+    add_message(&o, (uint32_t)call, hb, hn);
+    add_end(&o, (uint32_t)call, ORCHLOG_OK, NULL);
+    write_all(fd, &o);
+    free(o.p);
+    return 0;
+}
+
+static void test_fake_ping_pong(void) {
+    pid_t pid;
+    int port = fake_start(script_ping, &pid);
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0 && c->max_frame_bytes == 65536;
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    ok = ok && st == ORCHLOG_OK && strcmp(h.status, "SERVING") == 0;
+    if (!ok && c) fprintf(stderr, "    %s\n", c->errstr);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+/* After the handshake, answer the call with the given raw bytes. */
+static const unsigned char *g_reply;
+static size_t g_reply_len;
+
+static int script_reply_raw(int fd, orchlog_reader *r) {
+    bytes b = {0};
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    add_hello_ack(&b);
+    write_all(fd, &b);
+    free(b.p);
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START) < 0) return 2;
+    bytes o = {0};
+    bytes_add(&o, g_reply, g_reply_len);
+    write_all(fd, &o);
+    free(o.p);
+    return 0;
+}
+
+/* Runs one Health call against a server sending `reply`; checks the context error. */
+static int bad_reply_case(const unsigned char *reply, size_t n, int want_err, int want_status) {
+    g_reply = reply;
+    g_reply_len = n;
+    pid_t pid;
+    int port = fake_start(script_reply_raw, &pid);
+    if (port <= 0) return 0;
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0;
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    ok = ok && st == want_status && c->status == want_status && c->err == want_err &&
+         orchlog_test_attempts(c) >= 1;
+    if (!ok && c) fprintf(stderr, "    st %d err %d: %s\n", st, c->err, c->errstr);
+    orchlog_free(c);
+    int child = fake_wait(pid);
+    return ok && child == 0;
+}
+
+static void test_fake_undecodable_frame(void) {
+    static const unsigned char r[] = {0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff};
+    CHECK(bad_reply_case(r, sizeof(r), ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL));
+}
+
+static void test_fake_huge_length(void) {
+    static const unsigned char r[] = {0x7f, 0xff, 0xff, 0xff, 0x08};
+    CHECK(bad_reply_case(r, sizeof(r), ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL));
+}
+
+static void test_fake_zero_length(void) {
+    static const unsigned char r[] = {0, 0, 0, 0};
+    CHECK(bad_reply_case(r, sizeof(r), ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL));
+}
+
+static void test_fake_server_only_kind(void) {
+    /* A `start` frame sent by the server. */
+    static const unsigned char r[] = {0, 0, 0, 4, 0x08, 0x01, 0x22, 0x00};
+    CHECK(bad_reply_case(r, sizeof(r), ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL));
+}
+
+static void test_fake_truncated_then_eof(void) {
+    /* Half a frame, then the server closes: connection lost, retried, then refused. */
+    static const unsigned char r[] = {0, 0, 0, 0x10, 0x08, 0x01};
+    g_reply = r;
+    g_reply_len = sizeof(r);
+    pid_t pid;
+    int port = fake_start(script_reply_raw, &pid);
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0;
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    ok = ok && st == ORCHLOG_UNAVAILABLE && c->err != 0 && orchlog_test_attempts(c) == 2;
+    if (!ok && c) fprintf(stderr, "    st %d err %d: %s\n", st, c->err, c->errstr);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+static int script_goaway_first(int fd, orchlog_reader *r) {
+    (void)r;
+    bytes b = {0};
+    add_goaway(&b, ORCHLOG_RESOURCE_EXHAUSTED, "too many connections");
+    write_all(fd, &b);
+    free(b.p);
+    shutdown(fd, SHUT_WR);
+    return 0;
+}
+
+static void test_fake_goaway_instead_of_hello_ack(void) {
+    pid_t pid;
+    int port = fake_start(script_goaway_first, &pid);
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err != 0 && c->status == ORCHLOG_UNAVAILABLE &&
+             strstr(c->errstr, "goaway RESOURCE_EXHAUSTED") != NULL;
+    if (!ok && c) fprintf(stderr, "    err %d: %s\n", c->err, c->errstr);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+static void test_connect_refused(void) {
+    /* A port that was just free: nobody listens. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof(a);
+    CHECK(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+    CHECK(getsockname(s, (struct sockaddr *)&a, &al) == 0);
+    close(s);
+    orchlog_ctx *c = connect_fast(ntohs(a.sin_port));
+    int ok = c != NULL && c->err == ORCHLOG_ERR_IO && c->status == ORCHLOG_UNAVAILABLE;
+    orchlog_free(c);
+    CHECK(ok);
+}
+
+const test_case reader_tests[] = {
+    {"reader: frames fed at once, byte by byte and in pieces", test_reader_splits},
+    {"reader: PROTOCOL.md worked example bytes", test_reader_worked_example},
+    {"reader: truncated frame waits for more bytes", test_reader_truncated},
+    {"reader: zero length is an error", test_reader_zero_length},
+    {"reader: huge length rejected from the prefix", test_reader_huge_length},
+    {"reader: undecodable payloads are errors", test_reader_undecodable},
+    {"reader: random bytes never crash", test_reader_random_bytes},
+    {"reader: encode respects max_frame_bytes", test_frame_encode_limit},
+    {"uuid: v7 format, version, variant, order", test_uuid_v7},
+    {"status names", test_status_names},
+    {"fake server: ping answered, foreign call id ignored", test_fake_ping_pong},
+    {"fake server: undecodable frame -> protocol error", test_fake_undecodable_frame},
+    {"fake server: huge length -> protocol error", test_fake_huge_length},
+    {"fake server: zero length -> protocol error", test_fake_zero_length},
+    {"fake server: server-only kind check -> protocol error", test_fake_server_only_kind},
+    {"fake server: truncated frame then EOF -> UNAVAILABLE after retry", test_fake_truncated_then_eof},
+    {"fake server: goaway instead of hello_ack", test_fake_goaway_instead_of_hello_ack},
+    {"connect refused", test_connect_refused},
+    {NULL, NULL},
+};
