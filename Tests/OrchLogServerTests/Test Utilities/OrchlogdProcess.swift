@@ -28,6 +28,7 @@ final class OrchlogdProcess: @unchecked Sendable {
             let data = handle.availableData
             if data.isEmpty {
                 handle.readabilityHandler = nil
+                buffer.closed.store(true, ordering: .releasing)
                 return
             }
             buffer.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
@@ -65,7 +66,12 @@ final class OrchlogdProcess: @unchecked Sendable {
     func waitForExit(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while self.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        return self.process.isRunning ? nil : self.process.terminationStatus
+        guard !self.process.isRunning else { return nil }
+        // Everything it wrote before exiting is read once its stderr reaches end of file.
+        while !self.stderrText.closed.load(ordering: .acquiring) && Date() < deadline.addingTimeInterval(2) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return self.process.terminationStatus
     }
 
     deinit {
@@ -76,4 +82,5 @@ final class OrchlogdProcess: @unchecked Sendable {
 /// Text collected from another thread.
 final class TextBuffer: Sendable {
     let text = Mutex("")
+    let closed = Atomic<Bool>(false)
 }
