@@ -3,7 +3,7 @@
  *
  * Runs the parser tests (no server) and the live tests against orchlogd started on
  * 127.0.0.1 port 0 with a temporary database. The server binary is $ORCHLOGD, else
- * ../../.build/debug/orchlogd (relative to Clients/c), else /tmp/orchlogd-release/orchlogd.
+ * ../../.build/debug/orchlogd (relative to Clients/c), which `swift build` makes.
  * The last line of the output is "N passed, M failed"; the exit status is 1 on failures.
  */
 #include <errno.h>
@@ -69,11 +69,7 @@ const char *t_orchlogd(void) {
         }
         return env;
     }
-    if (access("../../.build/debug/orchlogd", X_OK) == 0) {
-        snprintf(path, sizeof(path), "../../.build/debug/orchlogd");
-        return path;
-    }
-    return "/tmp/orchlogd-release/orchlogd";
+    return "../../.build/debug/orchlogd";
 }
 
 /* Forks orchlogd with stderr to s->log, optionally after a delay. */

@@ -22,7 +22,7 @@ TEST_RETRY = orchlog.RetryPolicy(max_attempts=40, initial_backoff=0.05, max_back
 
 
 def find_orchlogd() -> str:
-    """ORCHLOGD, else ../../.build/debug/orchlogd, else /tmp/orchlogd-release/orchlogd."""
+    """ORCHLOGD, else ../../.build/debug/orchlogd (what `swift build` makes)."""
     env = os.environ.get("ORCHLOGD")
     if env:
         if not (os.path.isfile(env) and os.access(env, os.X_OK)):
@@ -30,7 +30,6 @@ def find_orchlogd() -> str:
         return os.path.abspath(env)
     for candidate in (
         CLIENT_DIR / ".." / ".." / ".build" / "debug" / "orchlogd",
-        Path("/tmp/orchlogd-release/orchlogd"),
     ):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate.resolve())
