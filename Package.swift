@@ -80,6 +80,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Swift driver of the cross-language interop suite (Tests/Interop/README.md).
+        .executableTarget(
+            name: "orchlog-interop",
+            dependencies: [
+                "OrchLogClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/Interop/swift",
+            swiftSettings: swiftSettings
+        ),
         // Temporary directories and the sqlite3 CLI, shared by the test suites.
         .target(
             name: "OrchLogTestSupport",

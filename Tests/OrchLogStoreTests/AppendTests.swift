@@ -38,6 +38,20 @@ struct AppendTests {
         #expect(store.entryCount == 1)
     }
 
+    @Test("text with an embedded NUL and the empty string are stored exactly; a retry matches")
+    func exactText() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let id = LogID.generateV7()
+        let first = await store.append(id: id, category: "", content: "x\u{0}y")
+        #expect(first.value?.created == true, "\(String(describing: first.status))")
+        let stored = try #require(try await store.readNow { try $0.entry(id: id) })
+        #expect(stored.content == "x\u{0}y" && stored.content.utf8.count == 3)
+        #expect(stored.category == "")
+        #expect(await store.append(id: id, category: "", content: "x\u{0}y").value?.created == false)
+        #expect(await store.append(id: id, category: "", content: "x").status?.code == .alreadyExists)
+        #expect(await store.append(elaboration: "\"a\u{0}b\"").status?.code == .invalidArgument, "a raw NUL is not JSON")
+    }
+
     @Test("an absent sibling_order is 1 + the highest among the parent's children")
     func siblingOrderAssignment() async throws {
         let store = try LogStore.temporary(in: self.directory)

@@ -21,11 +21,21 @@ package final class Statement {
         sqlite3_clear_bindings(self.handle)
     }
 
+    /// Binds text by its UTF-8 byte count, so an embedded NUL is stored, not a truncation.
     package func bind(_ index: Int32, _ value: String?) {
-        if let value {
-            sqlite3_bind_text(self.handle, index, value, -1, csqlite_transient())
-        } else {
+        guard var value else {
             sqlite3_bind_null(self.handle, index)
+            return
+        }
+        value.withUTF8 { bytes in
+            if let start = bytes.baseAddress {
+                UnsafeRawPointer(start).withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                    _ = sqlite3_bind_text(self.handle, index, $0, Int32(bytes.count), csqlite_transient())
+                }
+            } else {
+                // A NULL pointer would bind SQL NULL: the empty string needs a real one.
+                sqlite3_bind_text(self.handle, index, "", 0, csqlite_transient())
+            }
         }
     }
 
