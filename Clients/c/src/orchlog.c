@@ -1000,6 +1000,18 @@ static unsigned char *pack_msg(const ProtobufCMessage *m, size_t *len) {
     return b;
 }
 
+/* Packs req and runs it as a unary call of rpc; *resp is the response payload (free it). */
+static int call_msg(orchlog_ctx *c, const char *rpc, const ProtobufCMessage *req, int is_append,
+                    unsigned char **resp, size_t *resp_len) {
+    size_t req_len;
+    unsigned char *rb = pack_msg(req, &req_len);
+    if (rb == NULL)
+        return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
+    int st = unary_call(c, rpc, rb, req_len, is_append, resp, resp_len);
+    free(rb);
+    return st;
+}
+
 static int bad_response(orchlog_ctx *c, const char *rpc) {
     return ctx_set_error(c, ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL,
                          "%s: undecodable response message", rpc);
@@ -1021,14 +1033,9 @@ int orchlog_append(orchlog_ctx *c, const orchlog_entry *in, orchlog_entry **out,
     entry_to_pb(in, id, &pe);
     Orchlog__V1__AppendLogRequest req = ORCHLOG__V1__APPEND_LOG_REQUEST__INIT;
     req.entry = &pe;
-    size_t req_len;
-    unsigned char *rb = pack_msg(&req.base, &req_len);
-    if (rb == NULL)
-        return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
     unsigned char *resp = NULL;
     size_t resp_len = 0;
-    int st = unary_call(c, "AppendLog", rb, req_len, 1, &resp, &resp_len);
-    free(rb);
+    int st = call_msg(c, "AppendLog", &req.base, 1, &resp, &resp_len);
     if (st != ORCHLOG_OK) return st;
     Orchlog__V1__AppendLogResponse *r = orchlog__v1__append_log_response__unpack(NULL, resp_len, resp);
     free(resp);
@@ -1083,17 +1090,12 @@ int orchlog_append_batch(orchlog_ctx *c, const orchlog_entry *entries, size_t n,
     Orchlog__V1__AppendLogsRequest req = ORCHLOG__V1__APPEND_LOGS_REQUEST__INIT;
     req.n_entries = n;
     req.entries = pps;
-    size_t req_len;
-    unsigned char *rb = pack_msg(&req.base, &req_len);
+    unsigned char *resp = NULL;
+    size_t resp_len = 0;
+    int st = call_msg(c, "AppendLogs", &req.base, 1, &resp, &resp_len);
     free(pes);
     free(pps);
     free(ids);
-    if (rb == NULL)
-        return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
-    unsigned char *resp = NULL;
-    size_t resp_len = 0;
-    int st = unary_call(c, "AppendLogs", rb, req_len, 1, &resp, &resp_len);
-    free(rb);
     if (st != ORCHLOG_OK) return st;
     Orchlog__V1__AppendLogsResponse *r =
         orchlog__v1__append_logs_response__unpack(NULL, resp_len, resp);
@@ -1145,14 +1147,9 @@ int orchlog_get(orchlog_ctx *c, const char *id, orchlog_entry **out) {
     ctx_reset_error(c);
     Orchlog__V1__GetLogRequest req = ORCHLOG__V1__GET_LOG_REQUEST__INIT;
     req.orchestration_session_log_id = (char *)id;
-    size_t req_len;
-    unsigned char *rb = pack_msg(&req.base, &req_len);
-    if (rb == NULL)
-        return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
     unsigned char *resp = NULL;
     size_t resp_len = 0;
-    int st = unary_call(c, "GetLog", rb, req_len, 0, &resp, &resp_len);
-    free(rb);
+    int st = call_msg(c, "GetLog", &req.base, 0, &resp, &resp_len);
     if (st != ORCHLOG_OK) return st;
     Orchlog__V1__LogEntry *r = orchlog__v1__log_entry__unpack(NULL, resp_len, resp);
     free(resp);
