@@ -81,7 +81,8 @@ typedef struct orchlog_options {
     int stream_wait_ms;        /* how long orchlog_stream_next() waits for the next item;
                                   default 0 = forever (see orchlog_stream_next_timeout) */
     const char *client_name;   /* informational, sent in hello; may be NULL (copied) */
-    const char *auth_token;    /* sent in hello; not checked by orchlogd 0.1.0 (copied) */
+    const char *auth_token;    /* sent in hello; required by a server run with --auth-token-file
+                                  (a wrong one fails with ORCHLOG_UNAUTHENTICATED) (copied) */
     int max_attempts;          /* attempts per unary call, >= 1 (1 = no retries); default 10 */
     int initial_backoff_ms;    /* backoff cap before the 2nd attempt; default 100 */
     int max_backoff_ms;        /* largest backoff cap; default 5000 */

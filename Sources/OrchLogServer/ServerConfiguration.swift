@@ -24,6 +24,8 @@ package struct ServerConfiguration: Sendable {
     package var eventLoops = 2
     /// Messages per page when streams read from the database.
     package var streamPageSize = 256
+    /// When set, `hello` must carry this token, else the connection gets UNAUTHENTICATED.
+    package var authToken: [UInt8]?
     /// Sent in `hello_ack` and `Health`.
     package var serverName = "orchlogd"
     package var version = OrchLogVersion.current

@@ -135,6 +135,11 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
             ))
             return
         }
+        if let expected = self.configuration.authToken,
+           !constantTimeEquals(Array(hello.authToken.utf8), expected) {
+            self.goAway(RPCStatus(.unauthenticated, hello.hasAuthToken ? "invalid auth token" : "auth token required"))
+            return
+        }
         self.phase = .active
         self.connection.send(.helloAck(self.configuration))
         self.scheduleIdleCheck(after: self.configuration.idleTimeoutMillis)

@@ -26,6 +26,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds before a call gives up, retries included.")
     var timeout: Double = 10
 
+    @Option(name: .long, help: "File holding the server's auth token (default: $ORCHLOG_AUTH_TOKEN_FILE, if set).")
+    var authTokenFile: String?
+
     func validate() throws {
         _ = try self.address()
         guard self.timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -50,6 +53,12 @@ struct ServerOptions: ParsableArguments {
         configuration.waitsForConnection = false
         configuration.retryPolicy = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(500))
         configuration.defaultTimeout = .milliseconds(Int(self.timeout * 1000))
+        if let path = self.authTokenFile ?? ProcessInfo.processInfo.environment["ORCHLOG_AUTH_TOKEN_FILE"] {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read the auth token file \(path)")
+            }
+            configuration.authToken = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         do {
             return try OrchLogClient(host: host, port: port, configuration: configuration)
         } catch {

@@ -60,6 +60,9 @@ struct Orchlogd: ParsableCommand {
     @Option(help: "Reader connections to the database.")
     var readers = 2
 
+    @Option(help: "File holding the token every client must send in hello (surrounding whitespace ignored).")
+    var authTokenFile: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -117,6 +120,16 @@ struct Orchlogd: ParsableCommand {
         configuration.idleTimeoutMillis = self.idleTimeoutMs
         configuration.drainGraceMillis = self.drainGraceMs
         configuration.eventLoops = self.eventLoops
+        if let path = self.authTokenFile {
+            do {
+                configuration.authToken = try AuthToken.read(from: path)
+            } catch {
+                printError("orchlogd: \(error)")
+                throw ExitCode(2)
+            }
+        } else if !configuration.listen.isLoopback {
+            logger.warning("listening on a non-loopback address without --auth-token-file: any host that reaches \(configuration.listen) can read and append")
+        }
         let server = OrchLogServer(configuration: configuration, store: store, logger: logger)
         let address: SocketAddress
         do {

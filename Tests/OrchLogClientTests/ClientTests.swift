@@ -72,6 +72,22 @@ struct ClientTests {
         await client.close()
     }
 
+    @Test("the auth token is sent in hello; a wrong one fails at once with UNAUTHENTICATED")
+    func authToken() async throws {
+        let server = try RestartableServer { $0.authToken = Array("token-1".utf8) }
+        var configuration = OrchLogClient.Configuration.fastTest()
+        configuration.authToken = "token-1"
+        let good = try OrchLogClient(host: "127.0.0.1", port: Int(server.port), configuration: configuration)
+        #expect(try await good.health().status == "SERVING")
+        configuration.authToken = "token-2"
+        let bad = try OrchLogClient(host: "127.0.0.1", port: Int(server.port), configuration: configuration)
+        let started = ContinuousClock.now
+        await #expect { try await bad.health() } throws: { ($0 as? OrchLogError)?.code == .unauthenticated }
+        #expect(ContinuousClock.now - started < .seconds(5), "not retried until the deadline")
+        await good.close()
+        await bad.close()
+    }
+
     @Test("task cancellation ends the call on the server")
     func cancellationReachesServer() async throws {
         let server = try RestartableServer()

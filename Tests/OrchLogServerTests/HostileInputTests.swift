@@ -84,6 +84,30 @@ struct HostileInputTests {
         #expect(found)
     }
 
+    @Test("with an auth token configured, hello must carry it: missing or wrong is UNAUTHENTICATED")
+    func authToken() throws {
+        let server = try TestServer { $0.authToken = Array("s3cret-token".utf8) }
+        for (token, reason) in [(nil, "auth token required"), ("s3cret-tokex", "invalid auth token"), ("s3cret-token-longer", "invalid auth token")] {
+            let client = try RawClient(port: server.port)
+            try client.send(Frame.with {
+                $0.hello = .with {
+                    $0.protocolVersion = 1
+                    if let token { $0.authToken = token }
+                }
+            })
+            let goaway = try client.expectGoAwayAndClose()
+            #expect(goaway.code == .unauthenticated)
+            #expect(goaway.message == reason)
+        }
+        let good = try RawClient(port: server.port)
+        try good.send(Frame.with { $0.hello = .with { $0.protocolVersion = 1; $0.authToken = "s3cret-token" } })
+        guard case .helloAck = try good.readFrame().kind else {
+            Issue.record("expected hello_ack")
+            return
+        }
+        #expect(try good.call(MethodPath.health, Orchlog_V1_HealthRequest()).code == .ok)
+    }
+
     @Test("a connection that never says hello is closed after the hello timeout")
     func helloTimeout() throws {
         let server = try TestServer { $0.helloTimeoutMillis = 200 }

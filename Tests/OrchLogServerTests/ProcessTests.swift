@@ -87,6 +87,23 @@ struct ProcessTests {
         #expect(server.stderr.contains("expected exactly"))
     }
 
+    @Test("an empty --auth-token-file is refused; a non-loopback address without a token is warned about")
+    func authTokenFlags() throws {
+        let directory = TemporaryDirectory()
+        let empty = directory.file("empty-token")
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data("\n".utf8)))
+        let refused = try OrchlogdProcess(db: directory.file("a.db"), arguments: ["--auth-token-file", empty], waitForListening: false)
+        #expect(refused.waitForExit(timeout: 10) == 2)
+        #expect(refused.stderr.contains("is empty"))
+
+        let open = try OrchlogdProcess(db: directory.file("b.db"), arguments: ["--listen", "0.0.0.0:0"], waitForListening: false)
+        let deadline = Date().addingTimeInterval(20)
+        while !open.stderr.contains("listening on") && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(open.stderr.contains("without --auth-token-file"))
+        open.signal(SIGTERM)
+        #expect(open.waitForExit(timeout: 10) == 0)
+    }
+
     @Test("bad flags are a usage error naming the flag")
     func badFlags() throws {
         let server = try OrchlogdProcess(db: "/tmp/unused.db", arguments: ["--listen", "nowhere"], waitForListening: false)

@@ -72,6 +72,7 @@ struct orchlog_ctx_priv {
     unsigned connections;
     unsigned attempts;
     char last_fail[128]; /* why the connection ended last */
+    int last_fail_code;  /* status of that failure */
 };
 
 struct orchlog_stream {
@@ -373,6 +374,7 @@ static void conn_close(orchlog_ctx *c) {
 static void conn_fail(orchlog_ctx *c, int code, int err_kind, const char *msg) {
     struct orchlog_ctx_priv *p = c->priv;
     fmt_into(p->last_fail, sizeof(p->last_fail), "%s", msg);
+    p->last_fail_code = code;
     while (p->calls != NULL) call_end(c, p->calls, code, err_kind, msg);
     conn_close(c);
 }
@@ -538,6 +540,8 @@ static int dispatch(orchlog_ctx *c, Orchlog__V1__Frame *f) {
          * except for a protocol violation or version mismatch that a retry cannot fix. */
         if (code == ORCHLOG_INVALID_ARGUMENT || code == ORCHLOG_FAILED_PRECONDITION)
             conn_fail(c, code, ORCHLOG_ERR_PROTOCOL, m);
+        else if (code == ORCHLOG_UNAUTHENTICATED || code == ORCHLOG_PERMISSION_DENIED)
+            conn_fail(c, code, ORCHLOG_ERR_STATUS, m);
         else
             conn_fail(c, ORCHLOG_UNAVAILABLE, ORCHLOG_ERR_EOF, m);
         return -1;
@@ -689,6 +693,7 @@ static int conn_open(orchlog_ctx *c, int64_t deadline) {
     f.call_id = 0;
     f.kind_case = ORCHLOG__V1__FRAME__KIND_HELLO;
     f.hello = &h;
+    p->last_fail_code = ORCHLOG_OK;
     int rc = send_frame(c, &f, deadline);
     if (rc == -2) {
         conn_close(c);
@@ -706,6 +711,11 @@ static int conn_open(orchlog_ctx *c, int64_t deadline) {
     if (rc != 0 || p->fd < 0 || p->draining) {
         if (p->draining) fmt_into(p->last_fail, sizeof(p->last_fail), "server is draining");
         conn_close(c);
+        /* A refused token is final: report it as such, so that it is not retried. */
+        if (!p->draining && (p->last_fail_code == ORCHLOG_UNAUTHENTICATED ||
+                             p->last_fail_code == ORCHLOG_PERMISSION_DENIED))
+            return ctx_set_error(c, ORCHLOG_ERR_STATUS, p->last_fail_code, "handshake with %s:%d: %s",
+                                 p->host, p->port, p->last_fail);
         return ctx_set_error(c, ORCHLOG_ERR_IO, ORCHLOG_UNAVAILABLE, "handshake with %s:%d: %s",
                              p->host, p->port, p->last_fail);
     }

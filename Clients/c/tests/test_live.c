@@ -692,6 +692,33 @@ static void test_idle_goaway_reconnect(void) {
     CHECK(ok);
 }
 
+static void test_auth_token(void) {
+    char token_path[300];
+    snprintf(token_path, sizeof(token_path), "%s/auth-token", t_tmpdir);
+    FILE *f = fopen(token_path, "w");
+    CHECK(f != NULL);
+    fputs("c-s3cret\n", f);
+    fclose(f);
+    test_server s;
+    const char *extra[] = {"--auth-token-file", token_path, NULL};
+    CHECK(t_server_start(&s, "auth", 0, extra) == 0);
+    orchlog_options o;
+    orchlog_options_init(&o);
+    o.auth_token = "c-s3cret";
+    orchlog_ctx *good = orchlog_connect("127.0.0.1", s.port, &o);
+    orchlog_health_info h;
+    int ok = good != NULL && good->err == 0 && orchlog_health(good, &h) == ORCHLOG_OK;
+    if (!ok && good) fprintf(stderr, "    good token: %s\n", good->errstr);
+    o.auth_token = "wrong";
+    orchlog_ctx *bad = orchlog_connect("127.0.0.1", s.port, &o);
+    ok = ok && bad != NULL && bad->err != 0 && bad->status == ORCHLOG_UNAUTHENTICATED;
+    if (bad && bad->status != ORCHLOG_UNAUTHENTICATED) fprintf(stderr, "    wrong token: %s\n", bad->errstr);
+    orchlog_free(good);
+    orchlog_free(bad);
+    t_server_kill(&s);
+    CHECK(ok);
+}
+
 static void test_drain_ends_follow(void) {
     test_server s;
     CHECK(t_server_start(&s, "drain", 0, NULL) == 0);
@@ -779,6 +806,7 @@ const test_case live_tests[] = {
     {"live: example program", test_example_program},
     {"live: retry across SIGKILL + restart, lost reply not duplicated", test_retry_kill_restart},
     {"live: reconnect after idle goaway", test_idle_goaway_reconnect},
+    {"live: auth token required by the server", test_auth_token},
     {"live: drain ends follow stream with UNAVAILABLE, then reconnect", test_drain_ends_follow},
     {"live: drain with an unread follow stream, append reconnects", test_drain_unread_stream_then_append},
     {NULL, NULL},

@@ -391,3 +391,21 @@ def test_closed_streams_free_their_server_slots(orchlogd_binary: str, tmp_path: 
             assert c.health().serving
     finally:
         server.stop()
+
+
+def test_auth_token(orchlogd_binary: str, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("py-s3cret\n")
+    srv = OrchlogServer(orchlogd_binary, tmp_path, ["--auth-token-file", str(token_file)])
+    srv.start()
+    try:
+        with orchlog.Client("127.0.0.1", srv.port, timeout=10.0, auth_token="py-s3cret") as good:
+            assert good.health().serving
+        for token in (None, "wrong"):
+            with orchlog.Client("127.0.0.1", srv.port, timeout=10.0, auth_token=token) as bad:
+                started = time.monotonic()
+                with pytest.raises(orchlog.Unauthenticated):
+                    bad.health()
+                assert time.monotonic() - started < 5  # refused, not retried until the deadline
+    finally:
+        srv.stop()

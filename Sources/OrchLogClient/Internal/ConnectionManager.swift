@@ -100,10 +100,21 @@ actor ConnectionManager {
                 self.waiters = [:]
                 for waiter in waiters.values { waiter.resume(returning: connection) }
                 return
+            } catch where Self.refusals.contains(error.code) {
+                // The server will say the same again (a wrong token, another protocol version):
+                // fail the waiting calls now instead of retrying until their deadlines.
+                self.connecting = nil
+                let waiters = self.waiters
+                self.waiters = [:]
+                for waiter in waiters.values { waiter.resume(throwing: error) }
+                return
             } catch {
                 self.failures += 1
                 try? await Task.sleep(for: self.backoff.delay(afterFailures: self.failures))
             }
         }
     }
+
+    /// Handshake answers that reconnecting cannot change.
+    private static let refusals: Set<StatusCode> = [.unauthenticated, .permissionDenied, .failedPrecondition]
 }

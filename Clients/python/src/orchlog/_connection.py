@@ -127,7 +127,14 @@ class Connection:
     # -- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, host: str, port: int, timeout: Optional[float], client_name: str) -> Connection:
+    def open(
+        cls,
+        host: str,
+        port: int,
+        timeout: Optional[float],
+        client_name: str,
+        auth_token: Optional[str] = None,
+    ) -> Connection:
         """Connect, send hello, wait for hello_ack and start the reader and writer threads.
 
         Raises:
@@ -141,14 +148,14 @@ class Connection:
             raise TransportError(f"cannot connect to {host}:{port}: {exc}") from exc
         conn = cls(sock, host, port)
         try:
-            conn._handshake(client_name)
+            conn._handshake(client_name, auth_token)
         except BaseException:
             sock.close()
             raise
         conn._start_threads()
         return conn
 
-    def _handshake(self, client_name: str) -> None:
+    def _handshake(self, client_name: str, auth_token: Optional[str]) -> None:
         sock = self._sock
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # TCP keepalive like the server's (first probe after 60 s idle, 6 probes 10 s apart), so
@@ -164,6 +171,8 @@ class Connection:
         hello = pb.Frame(call_id=0)
         hello.hello.protocol_version = PROTOCOL_VERSION
         hello.hello.client_name = client_name
+        if auth_token is not None:
+            hello.hello.auth_token = auth_token
         try:
             sock.sendall(encode_frame(hello, DEFAULT_MAX_FRAME_BYTES))
             while True:

@@ -77,6 +77,7 @@ class Client:
         retry: Optional[RetryPolicy] = _sync.DEFAULT_RETRY,
         connect_timeout: Optional[float] = None,
         client_name: str = "orchlog-python-aio",
+        auth_token: Optional[str] = None,
         stream_window: int = 128,
         max_workers: int = 32,
     ) -> None:
@@ -87,6 +88,7 @@ class Client:
             retry=retry,
             connect_timeout=connect_timeout,
             client_name=client_name,
+            auth_token=auth_token,
             stream_window=stream_window,
         )
         self._pool = concurrent.futures.ThreadPoolExecutor(

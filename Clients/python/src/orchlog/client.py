@@ -152,6 +152,8 @@ class Client:
         connect_timeout: seconds allowed to connect and complete the handshake (default:
             ``timeout``, or 10 s when ``timeout`` is None).
         client_name: sent in ``hello`` (informational).
+        auth_token: sent in ``hello``; required when the server runs with ``--auth-token-file``
+            (a wrong or missing one raises :class:`Unauthenticated`).
         stream_window: request-n credit of a stream: messages the server may send ahead of the
             consumer (>= 1).
     """
@@ -165,6 +167,7 @@ class Client:
         retry: Optional[RetryPolicy] = DEFAULT_RETRY,
         connect_timeout: Optional[float] = None,
         client_name: str = "orchlog-python",
+        auth_token: Optional[str] = None,
         stream_window: int = 128,
     ) -> None:
         if timeout is not None and timeout <= 0:
@@ -177,6 +180,7 @@ class Client:
         self.retry = retry if retry is not None else RetryPolicy(max_attempts=1)
         self.connect_timeout = connect_timeout if connect_timeout is not None else (timeout or 10.0)
         self.client_name = client_name
+        self.auth_token = auth_token
         self.stream_window = stream_window
         self._lock = threading.Lock()
         self._conn: Optional[Connection] = None
@@ -235,7 +239,7 @@ class Client:
             if deadline is not None:
                 timeout = max(0.001, min(timeout, deadline - time.monotonic()))
             # Connecting under the lock: concurrent callers wait for one new connection.
-            conn = Connection.open(self.host, self.port, timeout, self.client_name)
+            conn = Connection.open(self.host, self.port, timeout, self.client_name, self.auth_token)
             self._conn = conn
             log.debug("orchlog connected to %s:%s (%s)", self.host, self.port, conn.server_name)
             return conn
