@@ -1,5 +1,4 @@
 import Foundation
-import OrchLogTestSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -7,19 +6,20 @@ import Glibc
 
 /// The `orchlogd` executable run as a child process, for what only a real process shows:
 /// signals, exit codes, `kill -9`.
-final class OrchlogdProcess: @unchecked Sendable {
-    let process = Process()
+// @unchecked: `port` is written once in init; Process and the text buffer are thread-safe.
+public final class OrchlogdProcess: @unchecked Sendable {
+    public let process = Process()
     private let stderrText = TextBuffer()
-    private(set) var port: UInt16 = 0
+    public private(set) var port: UInt16 = 0
 
     /// The built `orchlogd` (or `$ORCHLOGD`).
     static var executable: URL { builtProduct("orchlogd", environment: "ORCHLOGD") }
 
-    /// Starts `orchlogd --listen 127.0.0.1:0 --db PATH ARGS` and, unless told otherwise, waits
-    /// for its `listening on` line.
-    init(db: String, arguments: [String] = [], waitForListening: Bool = true) throws {
+    /// Starts `orchlogd --listen 127.0.0.1:PORT --db PATH ARGS` and, unless told otherwise,
+    /// waits for its `listening on` line.
+    public init(db: String, port: UInt16 = 0, arguments: [String] = [], waitForListening: Bool = true) throws {
         self.process.executableURL = Self.executable
-        self.process.arguments = ["--listen", "127.0.0.1:0", "--db", db] + arguments
+        self.process.arguments = ["--listen", "127.0.0.1:\(port)", "--db", db] + arguments
         let pipe = Pipe()
         self.process.standardError = pipe
         self.process.standardOutput = FileHandle.nullDevice
@@ -45,11 +45,12 @@ final class OrchlogdProcess: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 0.02)
             }
             self.process.terminate()
-            throw RawClientError.unexpected("orchlogd did not start: \(self.stderr)")
+            throw StartError(description: "orchlogd did not start: \(self.stderr)")
         }
     }
 
-    var stderr: String { self.stderrText.text.withLock { $0 } }
+    /// What it wrote to standard error so far.
+    public var stderr: String { self.stderrText.text.withLock { $0 } }
 
     private func listeningPort() -> UInt16? {
         let text = self.stderr
@@ -58,12 +59,12 @@ final class OrchlogdProcess: @unchecked Sendable {
         return UInt16(digits)
     }
 
-    func signal(_ signo: Int32) {
+    public func signal(_ signo: Int32) {
         kill(self.process.processIdentifier, signo)
     }
 
     /// Waits for the process to exit; returns its status, or nil on timeout.
-    func waitForExit(timeout: TimeInterval) -> Int32? {
+    public func waitForExit(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while self.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         guard !self.process.isRunning else { return nil }
@@ -77,6 +78,11 @@ final class OrchlogdProcess: @unchecked Sendable {
     deinit {
         if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
     }
+}
+
+/// orchlogd exited or never logged `listening on`.
+public struct StartError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// Text collected from another thread.
