@@ -116,6 +116,23 @@ package final class LogStore: Sendable {
         self.readers.read(body, completion: completion)
     }
 
+    /// Caps the database file at `pages` pages (SQLite's `max_page_count`; `nil` lifts the cap).
+    /// Past the cap appends fail with UNAVAILABLE, as on a full disk: how the tests make one.
+    package func limitSize(toPages pages: Int64?) throws(StoreError) {
+        do {
+            try self.writer.withConnection { db in
+                try db.execute("PRAGMA max_page_count=\(pages ?? 4_294_967_294)")
+            }
+        } catch {
+            throw StoreError("cannot set max_page_count: \(error)")
+        }
+    }
+
+    /// Pages the database file holds now.
+    package func pageCount() -> Int64 {
+        self.writer.withConnection { db in Int64((try? db.scalarText("PRAGMA page_count")) ?? nil ?? "0") ?? 0 }
+    }
+
     /// Waits for queued appends, checkpoints the WAL into the database file and stops.
     package func close() {
         self.writer.stop()
