@@ -4,6 +4,7 @@
 #   2. C client: unit and live-server tests, normal and under ASan/UBSan
 #   3. Python client: pytest in Clients/python/.venv
 #   4. Interop: one scenario written and read back through all three clients, compared
+#   5. Fuzzing: 60 s of libFuzzer over the frame decoder and request decoding (dev/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,3 +27,6 @@ ORCHLOGD="$root/.build/debug/orchlogd" Clients/python/run-tests.sh
 echo "== Interop: Swift, C and Python clients read back identical data"
 ORCHLOGD="$root/.build/debug/orchlogd" ORCHLOG_INTEROP_SWIFT="$root/.build/debug/orchlog-interop" \
   PYTHON="$root/Clients/python/.venv/bin/python" python3 Tests/Interop/run.py
+
+echo "== Fuzzing the decoders (60 s; dev/fuzz.sh 3600 for a soak)"
+dev/fuzz.sh 60

@@ -1,0 +1,37 @@
+// libFuzzer target over the bytes a peer controls: the frame decoder, then every request
+// message the server decodes from a `start`, then id parsing. Built by dev/fuzz.sh.
+import OrchLogWire
+import SwiftProtobuf
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    // Small frame limit so that length checks are exercised as well as bodies.
+    var decoder = FrameDecoder(maxFrameBytes: 4096)
+    decoder.append(UnsafeRawBufferPointer(bytes))
+    while true {
+        let frame: Frame?
+        do {
+            frame = try decoder.next()
+        } catch {
+            break
+        }
+        guard let frame else { break }
+        if case .start(let start) = frame.kind {
+            let request = [UInt8](start.request)
+            _ = try? Orchlog_V1_AppendLogRequest.decodeUntrusted(request)
+            _ = try? Orchlog_V1_AppendLogsRequest.decodeUntrusted(request)
+            _ = try? Orchlog_V1_GetLogRequest.decodeUntrusted(request)
+            _ = try? Orchlog_V1_StreamChildrenRequest.decodeUntrusted(request)
+            _ = try? Orchlog_V1_GetTreeRequest.decodeUntrusted(request)
+            if let append = try? Orchlog_V1_AppendLogRequest.decodeUntrusted(request) {
+                _ = LogID.canonical(append.entry.orchestrationSessionLogID)
+                _ = LogID.canonical(append.entry.parentExecID)
+            }
+        }
+        // Whatever decodes must encode again.
+        _ = FrameEncoder.encode(frame)
+    }
+    _ = LogID.canonical(String(decoding: bytes, as: UTF8.self))
+    return 0
+}
