@@ -3,8 +3,8 @@
 #   1. Swift: wire, store, server (end to end, and orchlogd as a process), client and CLI
 #   2. C client: unit and live-server tests, normal and under ASan/UBSan
 #   3. Python client: pytest in Clients/python/.venv
-#   4. Interop: one scenario written and read back through all three clients, compared
-#   5. Fuzzing: 60 s of libFuzzer over the frame decoder and request decoding (dev/fuzz.sh)
+#   4. Fuzzing: 60 s of libFuzzer over the frame decoder and request decoding (dev/fuzz.sh)
+#   5. Interop: one scenario written and read back through all three clients, compared
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -24,9 +24,9 @@ make --no-print-directory -C Clients/c test ORCHLOGD="$root/.build/debug/orchlog
 echo "== Python client"
 ORCHLOGD="$root/.build/debug/orchlogd" Clients/python/run-tests.sh
 
+echo "== Fuzzing the decoders (60 s; dev/fuzz.sh 3600 for a soak)"
+dev/fuzz.sh 60
+
 echo "== Interop: Swift, C and Python clients read back identical data"
 ORCHLOGD="$root/.build/debug/orchlogd" ORCHLOG_INTEROP_SWIFT="$root/.build/debug/orchlog-interop" \
   PYTHON="$root/Clients/python/.venv/bin/python" python3 Tests/Interop/run.py
-
-echo "== Fuzzing the decoders (60 s; dev/fuzz.sh 3600 for a soak)"
-dev/fuzz.sh 60
