@@ -1,5 +1,5 @@
-// libFuzzer target over the bytes a peer controls: the frame decoder, then every request
-// message the server decodes from a `start`, then id parsing. Built by dev/fuzz.sh.
+// libFuzzer target over the bytes a peer controls: the frame decoder, every request message the
+// server decodes from a `start`, and the validation of appended entries. Built by dev/fuzz.sh.
 import OrchLogWire
 import SwiftProtobuf
 
@@ -25,8 +25,10 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = try? Orchlog_V1_StreamChildrenRequest.decodeUntrusted(request)
             _ = try? Orchlog_V1_GetTreeRequest.decodeUntrusted(request)
             if let append = try? Orchlog_V1_AppendLogRequest.decodeUntrusted(request) {
-                _ = LogID.canonical(append.entry.orchestrationSessionLogID)
-                _ = LogID.canonical(append.entry.parentExecID)
+                validate(append.entry, "entry")
+            }
+            if let batch = try? Orchlog_V1_AppendLogsRequest.decodeUntrusted(request) {
+                for (index, entry) in batch.entries.enumerated() { validate(entry, "entries[\(index)]") }
             }
         }
         // Whatever decodes must encode again.
@@ -34,4 +36,17 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = LogID.canonical(String(decoding: bytes, as: UTF8.self))
     return 0
+}
+
+/// The server's validation of an entry (Sources/OrchLogStore/NewEntry.swift, compiled in).
+private func validate(_ entry: LogEntryMessage, _ path: String) {
+    _ = try? NewEntry.validate(
+        id: entry.hasOrchestrationSessionLogID ? entry.orchestrationSessionLogID : nil,
+        category: entry.hasCategory ? entry.category : nil,
+        parentID: entry.hasParentExecID ? entry.parentExecID : nil,
+        content: entry.hasContent ? entry.content : nil,
+        siblingOrder: entry.hasSiblingOrder ? entry.siblingOrder : nil,
+        elaboration: entry.hasElaboration ? entry.elaboration : nil,
+        fieldPath: path, maxContentBytes: 1024
+    )
 }

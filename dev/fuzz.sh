@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the bytes a peer controls (frame decoder, request decoding, id parsing) with libFuzzer.
+# Fuzzes the bytes a peer controls (frame decoder, request decoding, entry validation) with libFuzzer.
 #   dev/fuzz.sh [SECONDS]     default 60; `dev/fuzz.sh 3600` is the soak run
 # SwiftPM cannot link a libFuzzer executable (it renames the module's main), so this script
 # compiles SwiftProtobuf and OrchLogWire with swiftc, instrumented, into .build-fuzz/, then the
@@ -34,7 +34,7 @@ build swiftc "${flags[@]}" -module-name OrchLogWire -package-name orchlog \
   -emit-library -static -emit-module -emit-module-path "$out/OrchLogWire.swiftmodule" \
   -o "$out/libOrchLogWire.a" Sources/OrchLogWire/*.swift Sources/OrchLogWire/Generated/*.swift
 build swiftc "${flags[@]}" -module-name FrameFuzz -package-name orchlog \
-  -lOrchLogWire -lSwiftProtobuf -o "$out/frame-fuzz" Fuzz/FrameFuzz.swift
+  -lOrchLogWire -lSwiftProtobuf -o "$out/frame-fuzz" Fuzz/FrameFuzz.swift Sources/OrchLogStore/NewEntry.swift
 
 # Seeds: valid frames of every kind the server accepts.
 python3 - "$out/corpus" <<'PY'

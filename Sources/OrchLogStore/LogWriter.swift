@@ -296,3 +296,13 @@ extension Result {
         return nil
     }
 }
+
+extension NewEntry {
+    /// Whether `record` is what storing this entry would have produced (an idempotent retry).
+    /// An absent sibling order matches whatever order the server assigned.
+    func matches(_ record: LogRecord) -> Bool {
+        record.category == self.category && record.parentID == self.parentID && record.content == self.content
+            && record.elaboration == self.elaboration
+            && (self.siblingOrder == nil || self.siblingOrder == record.siblingOrder)
+    }
+}

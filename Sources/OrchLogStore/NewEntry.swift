@@ -57,14 +57,6 @@ package struct NewEntry: Sendable, Equatable {
         )
     }
 
-    /// Whether `record` is what storing this entry would have produced (an idempotent retry).
-    /// An absent sibling order matches whatever order the server assigned.
-    func matches(_ record: LogRecord) -> Bool {
-        record.category == self.category && record.parentID == self.parentID && record.content == self.content
-            && record.elaboration == self.elaboration
-            && (self.siblingOrder == nil || self.siblingOrder == record.siblingOrder)
-    }
-
     /// A short quoted excerpt of untrusted text for error messages.
     static func quoted(_ text: String) -> String {
         let excerpt = text.count > 64 ? String(text.prefix(64)) + "…" : text
