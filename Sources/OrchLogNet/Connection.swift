@@ -95,9 +95,18 @@ package final class Connection: @unchecked Sendable {
 
     /// Queues one frame; frames queued in one queue turn go out in one write.
     package func send(_ frame: Frame) {
+        self.enqueue { FrameEncoder.encode(frame, into: &$0) }
+    }
+
+    /// Queues a frame already encoded with `FrameEncoder` (length prefix included).
+    package func send(encodedFrame bytes: [UInt8]) {
+        self.enqueue { $0.append(contentsOf: bytes) }
+    }
+
+    private func enqueue(_ write: (inout [UInt8]) -> Void) {
         self.assertOnQueue()
         guard self.state == .open else { return }
-        let becameUnwritable = self.outbound.append { FrameEncoder.encode(frame, into: &$0) }
+        let becameUnwritable = self.outbound.append(write)
         self.scheduleFlush()
         if becameUnwritable {
             self.suspendReading()

@@ -131,6 +131,9 @@ struct Orchlogd: ParsableCommand {
             logger.warning("listening on a non-loopback address without --auth-token-file: any host that reaches \(configuration.listen) can read and append")
         }
         let server = OrchLogServer(configuration: configuration, store: store, logger: logger)
+        // Before listening: a SIGTERM that arrives during start-up must drain, not be lost.
+        let signals = SignalHandling(server: server, logger: logger)
+        signals.install()
         let address: SocketAddress
         do {
             address = try server.start()
@@ -142,8 +145,6 @@ struct Orchlogd: ParsableCommand {
             "db": "\(self.db)", "entries": "\(store.entryCount)", "sync": "\(self.sync.rawValue)",
         ])
 
-        let signals = SignalHandling(server: server, logger: logger)
-        signals.install()
         dispatchMain()
     }
 }

@@ -28,7 +28,7 @@ struct ProcessTests {
         #expect(try idle.expectGoAwayAndClose().code == .unavailable)
         #expect(server.waitForExit(timeout: 10) == 0)
         #expect(Date().timeIntervalSince(started) < 5)
-        #expect(server.stderr.contains("stopped"))
+        #expect(server.stderrContains("stopped"))
     }
 
     @Test("kill -9 during concurrent appends loses no acknowledged append")
@@ -74,7 +74,7 @@ struct ProcessTests {
     func unopenableDatabase() throws {
         let server = try OrchlogdProcess(db: "/nonexistent-dir/x.db", waitForListening: false)
         #expect(server.waitForExit(timeout: 10) == 2)
-        #expect(server.stderr.contains("cannot open database /nonexistent-dir/x.db"))
+        #expect(server.stderrContains("cannot open database /nonexistent-dir/x.db"))
     }
 
     @Test("a table with other columns is refused with a non-zero exit")
@@ -84,7 +84,7 @@ struct ProcessTests {
         try sqlite3CLI(db, "CREATE TABLE orchestration_session_log (id TEXT, content TEXT);")
         let server = try OrchlogdProcess(db: db, waitForListening: false)
         #expect(server.waitForExit(timeout: 10) == 2)
-        #expect(server.stderr.contains("expected exactly"))
+        #expect(server.stderrContains("expected exactly"))
     }
 
     @Test("an empty --auth-token-file is refused; a non-loopback address without a token is warned about")
@@ -94,12 +94,11 @@ struct ProcessTests {
         #expect(FileManager.default.createFile(atPath: empty, contents: Data("\n".utf8)))
         let refused = try OrchlogdProcess(db: directory.file("a.db"), arguments: ["--auth-token-file", empty], waitForListening: false)
         #expect(refused.waitForExit(timeout: 10) == 2)
-        #expect(refused.stderr.contains("is empty"))
+        #expect(refused.stderrContains("is empty"))
 
         let open = try OrchlogdProcess(db: directory.file("b.db"), arguments: ["--listen", "0.0.0.0:0"], waitForListening: false)
-        let deadline = Date().addingTimeInterval(20)
-        while !open.stderr.contains("listening on") && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        #expect(open.stderr.contains("without --auth-token-file"))
+        #expect(open.stderrContains("without --auth-token-file", within: 20))
+        #expect(open.stderrContains("listening on", within: 20))
         open.signal(SIGTERM)
         #expect(open.waitForExit(timeout: 10) == 0)
     }
@@ -108,6 +107,6 @@ struct ProcessTests {
     func badFlags() throws {
         let server = try OrchlogdProcess(db: "/tmp/unused.db", arguments: ["--listen", "nowhere"], waitForListening: false)
         #expect(server.waitForExit(timeout: 10) == 64)
-        #expect(server.stderr.contains("--listen"))
+        #expect(server.stderrContains("--listen"))
     }
 }

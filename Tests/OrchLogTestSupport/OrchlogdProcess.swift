@@ -67,12 +67,19 @@ public final class OrchlogdProcess: @unchecked Sendable {
     public func waitForExit(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while self.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        guard !self.process.isRunning else { return nil }
-        // Everything it wrote before exiting is read once its stderr reaches end of file.
-        while !self.stderrText.closed.load(ordering: .acquiring) && Date() < deadline.addingTimeInterval(2) {
+        return self.process.isRunning ? nil : self.process.terminationStatus
+    }
+
+    /// Waits until standard error contains `text` (it may still be in the pipe after the
+    /// process exited), or it reached end of file, or `timeout` passed.
+    public func stderrContains(_ text: String, within timeout: TimeInterval = 5) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if self.stderr.contains(text) { return true }
+            if self.stderrText.closed.load(ordering: .acquiring) { return self.stderr.contains(text) }
             Thread.sleep(forTimeInterval: 0.01)
         }
-        return self.process.terminationStatus
+        return self.stderr.contains(text)
     }
 
     deinit {

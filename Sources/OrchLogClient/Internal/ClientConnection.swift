@@ -126,7 +126,8 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
                 $0.metadata = metadata
             }
         }
-        let size = FrameEncoder.encode(frame).count - ProtocolConstants.lengthPrefixBytes
+        let encoded = FrameEncoder.encode(frame)
+        let size = encoded.count - ProtocolConstants.lengthPrefixBytes
         guard size <= self.maxFrameBytes else {
             call.finish(OrchLogError(
                 code: .invalidArgument,
@@ -135,7 +136,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
             return call
         }
         self.calls[id] = call
-        self.connection.send(frame)
+        self.connection.send(encodedFrame: encoded)
         return call
     }
 

@@ -631,31 +631,23 @@ static int do_read(orchlog_ctx *c, const op *ops, size_t nops) {
     }
     if (rc != ORCHLOG_STREAM_END || orchlog_stream_status(s) != ORCHLOG_OK) stream_failed("roots", s, rc);
     orchlog_stream_free(s);
-    for (size_t i = 0; i < g_nstored; i++) {
-        if (g_stored[i].parent_label != NULL) continue;
-        s = orchlog_tree_open(c, g_stored[i].id, 0);
-        while ((rc = orchlog_stream_next_timeout(s, &e, &depth, 30000)) == ORCHLOG_STREAM_ITEM) {
-            buf_str(&out, "tree\t");
-            escape(&out, g_stored[i].label);
-            buf_fmt(&out, "\t%" PRIu32 "\t", depth);
-            fmt_entry(&out, e);
-            orchlog_entry_free(e);
+    /* Every root's tree, whole ("tree") and to depth 2 ("tree2"). */
+    static const struct { const char *tag; uint32_t max_depth; } trees[] = {{"tree", 0}, {"tree2", 2}};
+    for (size_t t = 0; t < sizeof(trees) / sizeof(trees[0]); t++) {
+        for (size_t i = 0; i < g_nstored; i++) {
+            if (g_stored[i].parent_label != NULL) continue;
+            s = orchlog_tree_open(c, g_stored[i].id, trees[t].max_depth);
+            while ((rc = orchlog_stream_next_timeout(s, &e, &depth, 30000)) == ORCHLOG_STREAM_ITEM) {
+                buf_str(&out, trees[t].tag);
+                buf_str(&out, "\t");
+                escape(&out, g_stored[i].label);
+                buf_fmt(&out, "\t%" PRIu32 "\t", depth);
+                fmt_entry(&out, e);
+                orchlog_entry_free(e);
+            }
+            if (rc != ORCHLOG_STREAM_END || orchlog_stream_status(s) != ORCHLOG_OK) stream_failed("tree", s, rc);
+            orchlog_stream_free(s);
         }
-        if (rc != ORCHLOG_STREAM_END || orchlog_stream_status(s) != ORCHLOG_OK) stream_failed("tree", s, rc);
-        orchlog_stream_free(s);
-    }
-    for (size_t i = 0; i < g_nstored; i++) {
-        if (g_stored[i].parent_label != NULL) continue;
-        s = orchlog_tree_open(c, g_stored[i].id, 2);
-        while ((rc = orchlog_stream_next_timeout(s, &e, &depth, 30000)) == ORCHLOG_STREAM_ITEM) {
-            buf_str(&out, "tree2\t");
-            escape(&out, g_stored[i].label);
-            buf_fmt(&out, "\t%" PRIu32 "\t", depth);
-            fmt_entry(&out, e);
-            orchlog_entry_free(e);
-        }
-        if (rc != ORCHLOG_STREAM_END || orchlog_stream_status(s) != ORCHLOG_OK) stream_failed("tree", s, rc);
-        orchlog_stream_free(s);
     }
     for (size_t i = 0; i < g_nstored; i++) {
         /* all children, then (with two or more) the children after the first one's seq */
