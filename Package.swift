@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "orchlogd", targets: ["orchlogd"]),
         .executable(name: "orchlog", targets: ["orchlog"]),
+        .executable(name: "orchlog-bench", targets: ["orchlog-bench"]),
         .library(name: "OrchLogClient", targets: ["OrchLogClient"]),
     ],
     dependencies: [
@@ -90,7 +91,17 @@ let package = Package(
             path: "Tests/Interop/swift",
             swiftSettings: swiftSettings
         ),
-        // Temporary directories and the sqlite3 CLI, shared by the test suites.
+        // The benchmark: figures against same-run baselines (docs/PERFORMANCE.md).
+        .executableTarget(
+            name: "orchlog-bench",
+            dependencies: [
+                "OrchLogWire", "OrchLogNet", "OrchLogStore", "OrchLogTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Temporary directories, orchlogd as a process and the sqlite3 CLI: the test suites' and the bench's.
         .target(
             name: "OrchLogTestSupport",
             path: "Tests/OrchLogTestSupport",

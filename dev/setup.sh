@@ -3,9 +3,10 @@
 #   libsqlite3-dev, sqlite3   the server's storage, and the tests' second SQLite tool
 #   libprotobuf-c-dev, gcc, make   the C client
 #   python3-venv (Debian's python only)   the Python client's virtual environment
+#   redis-server   orchlog-bench's rpc-ceiling baseline (the bench starts and stops its own)
 set -euo pipefail
 
-packages=(libsqlite3-dev sqlite3 libprotobuf-c-dev gcc make)
+packages=(libsqlite3-dev sqlite3 libprotobuf-c-dev gcc make redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

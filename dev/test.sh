@@ -3,8 +3,9 @@
 #   1. Swift: wire, store, server (end to end, and orchlogd as a process), client and CLI
 #   2. C client: unit and live-server tests, normal and under ASan/UBSan
 #   3. Python client: pytest in Clients/python/.venv
-#   4. Fuzzing: 60 s of libFuzzer over the frame decoder and request decoding (dev/fuzz.sh)
-#   5. Interop: one scenario written and read back through all three clients, compared
+#   4. Benchmark smoke run: every orchlog-bench scenario at tiny sizes (checks, never timings)
+#   5. Fuzzing: 60 s of libFuzzer over the frame decoder and request decoding (dev/fuzz.sh)
+#   6. Interop: one scenario written and read back through all three clients, compared
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,6 +24,9 @@ make --no-print-directory -C Clients/c test ORCHLOGD="$root/.build/debug/orchlog
 
 echo "== Python client"
 ORCHLOGD="$root/.build/debug/orchlogd" Clients/python/run-tests.sh
+
+echo "== Benchmark smoke run (orchlog-bench --smoke; the full run is in docs/PERFORMANCE.md)"
+ORCHLOGD="$root/.build/debug/orchlogd" .build/debug/orchlog-bench --smoke
 
 echo "== Fuzzing the decoders (60 s; dev/fuzz.sh 3600 for a soak)"
 dev/fuzz.sh 60

@@ -38,6 +38,9 @@ package final class Connection: @unchecked Sendable {
     private var readSuspended = false
     private var writeSourceActive = false
     private var flushScheduled = false
+    /// True while a read event hands frames to the handler; what they send is flushed once at
+    /// its end, in one write, instead of from a queue turn of its own.
+    private var deliveringInput = false
     private var inputFailed = false
     private var closeReason = ""
 
@@ -96,6 +99,12 @@ package final class Connection: @unchecked Sendable {
     /// Queues one frame; frames queued in one queue turn go out in one write.
     package func send(_ frame: Frame) {
         self.enqueue { FrameEncoder.encode(frame, into: &$0) }
+    }
+
+    /// Queues a frame that `encode` appends to the outbound buffer itself (length prefix
+    /// included): the hot frames skip building a `Frame` and copying its bytes.
+    package func send(encodingWith encode: (inout [UInt8]) -> Void) {
+        self.enqueue(encode)
     }
 
     /// Queues a frame already encoded with `FrameEncoder` (length prefix included).
@@ -158,7 +167,7 @@ package final class Connection: @unchecked Sendable {
     }
 
     private func scheduleFlush() {
-        guard !self.flushScheduled, !self.writeSourceActive else { return }
+        guard !self.flushScheduled, !self.writeSourceActive, !self.deliveringInput else { return }
         self.flushScheduled = true
         self.queue.async {
             self.flushScheduled = false
@@ -205,6 +214,11 @@ package final class Connection: @unchecked Sendable {
 
     private func readEvent() {
         guard self.state == .open || self.state == .closing else { return }
+        self.deliveringInput = true
+        defer {
+            self.deliveringInput = false
+            if !self.outbound.isEmpty && !self.writeSourceActive && !self.flushScheduled { self.flush() }
+        }
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { chunk in
             for _ in 0..<Self.readsPerEvent {
                 guard self.state == .open || self.state == .closing, !self.readSuspended else { return }

@@ -19,7 +19,10 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
     private let connection: ServerConnection
     private let call: ServerCall
     private let parentID: String?
+    /// The seq of the last child sent.
     private var cursor: UInt64
+    /// The highest seq read from the database into `ready`; the next page starts after it.
+    private var fetchedThrough: UInt64
     private var remaining: UInt32?
     let isFollowing: Bool
     private var source = Source.database(exhausted: false)
@@ -34,6 +37,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
         self.parentID = request.hasParentExecID
             ? try canonicalID(request.parentExecID, field: "parent_exec_id") : nil
         self.cursor = request.afterSeq
+        self.fetchedThrough = request.afterSeq
         self.remaining = request.limit == 0 ? nil : request.limit
         self.isFollowing = request.follow
     }
@@ -56,7 +60,15 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
     }
 
     func pump() {
+        let pageSize = self.connection.configuration.streamPageSize
         while self.call.isOpen {
+            // Read the next page while this one is being sent (at most two pages are held), and
+            // even without credit, so that an exhausted backlog ends the stream without more.
+            if case .database(exhausted: false) = self.source, !self.fetching,
+               self.ready.count - self.readyIndex <= pageSize
+            {
+                self.fetch(checkParent: false)
+            }
             if self.readyIndex < self.ready.count {
                 guard self.connection.canSend(self.call) else { return }
                 let record = self.ready[self.readyIndex]
@@ -76,10 +88,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
             self.readyIndex = 0
             switch self.source {
             case .database(exhausted: false):
-                // Fetch ahead even without credit: one page at most, and an exhausted backlog ends
-                // the stream without waiting for more credit.
-                if !self.fetching { self.fetch(checkParent: false) }
-                return
+                return  // the page being read calls pump again
             case .database(exhausted: true):
                 guard self.isFollowing else {
                     self.connection.finish(self.call, .ok)
@@ -95,6 +104,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
                     if records.isEmpty { return }
                 case .overflowed:
                     self.source = .database(exhausted: false)
+                    self.fetchedThrough = self.cursor
                 }
             }
         }
@@ -103,7 +113,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
     private func fetch(checkParent: Bool) {
         self.fetching = true
         let parentID = self.parentID
-        let after = self.cursor
+        let after = self.fetchedThrough
         let pageSize = self.connection.configuration.streamPageSize
         let queue = self.connection.queue
         self.connection.store.read({ reader throws(RPCStatus) in
@@ -117,8 +127,11 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
                 guard self.call.isOpen else { return }
                 switch result {
                 case .success(let page):
-                    self.ready = page.filter { $0.seq > self.cursor }
+                    let fresh = page.filter { $0.seq > self.fetchedThrough }
+                    self.ready.removeSubrange(0..<self.readyIndex)
                     self.readyIndex = 0
+                    self.ready.append(contentsOf: fresh)
+                    self.fetchedThrough = max(self.fetchedThrough, page.last?.seq ?? 0)
                     self.source = .database(exhausted: page.count < pageSize)
                     self.pump()
                 case .failure(let status):

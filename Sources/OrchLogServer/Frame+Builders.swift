@@ -15,24 +15,6 @@ extension Frame {
         }
     }
 
-    static func message(callID: UInt32, payload: [UInt8]) -> Frame {
-        Frame.with {
-            $0.callID = callID
-            $0.message = .with { $0.payload = Data(payload) }
-        }
-    }
-
-    static func end(callID: UInt32, status: RPCStatus) -> Frame {
-        Frame.with {
-            $0.callID = callID
-            $0.end = .with {
-                $0.code = status.code
-                if !status.message.isEmpty { $0.message = status.message }
-                $0.details = status.details
-            }
-        }
-    }
-
     static func goAway(_ status: RPCStatus, lastCallID: UInt32) -> Frame {
         Frame.with {
             $0.callID = 0

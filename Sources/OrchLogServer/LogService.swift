@@ -25,7 +25,7 @@ enum LogService {
                 stream.start()
             case MethodPath.health:
                 let _: Orchlog_V1_HealthRequest = try decode(request)
-                connection.reply(call, .success(Orchlog_V1_HealthResponse.with {
+                connection.respond(call, .success(Orchlog_V1_HealthResponse.with {
                     $0.status = "SERVING"
                     $0.version = connection.configuration.version
                     $0.entryCount = connection.store.entryCount

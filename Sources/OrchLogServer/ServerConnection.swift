@@ -155,14 +155,14 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
             return
         }
         guard self.phase == .active else {
-            self.connection.send(.end(callID: callID, status: .unavailable("server is draining; retry on a new connection")))
+            self.sendEnd(callID: callID, .unavailable("server is draining; retry on a new connection"))
             return
         }
         guard self.calls.count < self.configuration.maxConcurrentCalls else {
-            self.connection.send(.end(callID: callID, status: RPCStatus(
+            self.sendEnd(callID: callID, RPCStatus(
                 .resourceExhausted, "too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentCalls))",
                 details: [RPCStatus.retryableDetail: "true"]
-            )))
+            ))
             return
         }
         self.lastCallID = max(self.lastCallID, callID)
@@ -199,20 +199,25 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
             return
         }
         call.spendCredit()
-        self.connection.send(.message(callID: call.id, payload: payload))
+        let id = call.id
+        self.connection.send { FrameEncoder.encodeMessage(callID: id, payload: payload, into: &$0) }
     }
 
-    /// Completes a unary call from any queue: its one message then OK, or the error status.
+    /// Completes a unary call from another queue (a store completion): hops onto this one.
     func reply<M: SwiftProtobuf.Message>(_ call: ServerCall, _ result: Result<M, RPCStatus>) {
-        self.queue.async {
-            guard call.isOpen else { return }
-            switch result {
-            case .success(let message):
-                self.send(call, message: message)
-                self.finish(call, .ok)
-            case .failure(let status):
-                self.finish(call, status)
-            }
+        self.queue.async { self.respond(call, result) }
+    }
+
+    /// Completes a unary call on this connection's queue: its one message then OK, or the
+    /// error status.
+    func respond<M: SwiftProtobuf.Message>(_ call: ServerCall, _ result: Result<M, RPCStatus>) {
+        guard call.isOpen else { return }
+        switch result {
+        case .success(let message):
+            self.send(call, message: message)
+            self.finish(call, .ok)
+        case .failure(let status):
+            self.finish(call, status)
         }
     }
 
@@ -221,10 +226,14 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         guard call.close() else { return }
         self.calls[call.id] = nil
         self.lastActivity = .now()
-        self.connection.send(.end(callID: call.id, status: status))
+        self.sendEnd(callID: call.id, status)
         if self.phase == .draining && self.calls.isEmpty {
             self.closeDrained()
         }
+    }
+
+    private func sendEnd(callID: UInt32, _ status: RPCStatus) {
+        self.connection.send { FrameEncoder.encodeEnd(callID: callID, status: status, into: &$0) }
     }
 
     // MARK: - Lifecycle

@@ -28,6 +28,11 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
 
     func pump() {
         while self.call.isOpen {
+            // Read the next page while this one is being sent: the reader's queue and this
+            // connection's queue then work at the same time.
+            if !self.fetching && self.walker?.isFinished != true && self.ready.count - self.readyIndex <= self.prefetchBelow {
+                self.fetch()
+            }
             if self.readyIndex < self.ready.count {
                 guard self.connection.canSend(self.call) else { return }
                 let item = self.ready[self.readyIndex]
@@ -38,15 +43,15 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
                 })
                 continue
             }
-            if self.walker?.isFinished == true {
+            if self.walker?.isFinished == true && !self.fetching {
                 self.connection.finish(self.call, .ok)
-                return
             }
-            // Fetch ahead even without credit: one page at most, so the end is sent without more credit.
-            if !self.fetching { self.fetch() }
             return
         }
     }
+
+    /// Buffered nodes below which the next page is read (at most two pages are held).
+    private var prefetchBelow: Int { self.connection.configuration.streamPageSize }
 
     private func fetch() {
         self.fetching = true
@@ -72,7 +77,8 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
                 switch result {
                 case .success(let (walker, items)):
                     self.walker = walker
-                    self.ready = items
+                    self.ready.removeSubrange(0..<self.readyIndex)
+                    self.ready.append(contentsOf: items)
                     self.readyIndex = 0
                     self.pump()
                 case .failure(let status):

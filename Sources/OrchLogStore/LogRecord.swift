@@ -22,7 +22,7 @@ package struct LogRecord: Sendable, Equatable {
     }
 
     /// Reads a row selected with `Schema.selectColumns`.
-    init(row: Statement) {
+    package init(row: Statement) {
         self.id = row.text(0) ?? ""
         self.category = row.text(1)
         self.parentID = row.text(2)

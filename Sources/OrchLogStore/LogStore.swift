@@ -11,6 +11,7 @@ package final class LogStore: Sendable {
     /// Followers of a parent's children subscribe here.
     package let feed: ChangeFeed
     private let writer: LogWriter
+    private let syncer: WALSyncer
     private let readers: ReaderPool
     private let checkpointer: Checkpointer
     private let rowCount: RowCount
@@ -32,7 +33,7 @@ package final class LogStore: Sendable {
             }
             try Self.prepareTable(writerDB, path: path)
             try writerDB.execute("""
-                PRAGMA synchronous=\(options.sync == .full ? "FULL" : "NORMAL");
+                PRAGMA synchronous=NORMAL;
                 PRAGMA foreign_keys=ON;
                 PRAGMA busy_timeout=\(options.busyTimeoutMillis);
                 PRAGMA wal_autocheckpoint=0;
@@ -54,8 +55,11 @@ package final class LogStore: Sendable {
             self.rowCount = rowCount
             self.readers = ReaderPool(connections: readerDBs)
             self.checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
+            // COMMIT writes the WAL; with --sync full the syncer fdatasyncs it before any ack.
+            let syncer = WALSyncer(databasePath: path, flushes: options.sync == .full)
+            self.syncer = syncer
             self.writer = try LogWriter(
-                db: writerDB, pollExternalMillis: options.pollExternalMillis,
+                db: writerDB, syncer: syncer, pollExternalMillis: options.pollExternalMillis,
                 onCommit: { created in
                     rowCount.value.add(UInt64(created.count), ordering: .relaxed)
                     feed.publish(created)
@@ -137,8 +141,13 @@ package final class LogStore: Sendable {
     package func close() {
         self.writer.stop()
         self.writer.withConnection { _ in }
+        self.syncer.waitUntilIdle()
         self.checkpointer.finish()
-        self.logger.debug("store closed", metadata: ["path": "\(self.path)"])
+        let (commits, appends) = self.writer.groupCommitStatistics
+        self.logger.info("store closed", metadata: [
+            "path": "\(self.path)", "commits": "\(commits)", "appends": "\(appends)",
+            "appends_per_commit": "\(commits == 0 ? 0 : Double(appends) / Double(commits))",
+        ])
     }
 }
 

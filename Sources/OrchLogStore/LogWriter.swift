@@ -11,9 +11,9 @@ struct PendingAppend: Sendable {
 
 /// The single writer connection, with group commit.
 ///
-/// Every append waiting when the writer becomes free goes into one transaction, each inside its
-/// own SAVEPOINT so that a bad append fails alone. Outcomes are delivered only after COMMIT
-/// returned: an acknowledged append is durable (WAL, `synchronous=FULL` by default).
+/// Every append waiting when the writer becomes free goes into one transaction, each batch inside
+/// its own SAVEPOINT so that a bad append fails alone. Outcomes are delivered only after COMMIT
+/// returned and the `WALSyncer` flushed the WAL: an acknowledged append is durable.
 // @unchecked: `db` and the prepared statements are used only on `queue`; `pending` is a Mutex.
 final class LogWriter: @unchecked Sendable {
     private struct Queue {
@@ -26,22 +26,29 @@ final class LogWriter: @unchecked Sendable {
     private let pending = Mutex(Queue())
     private let onCommit: @Sendable ([LogRecord]) -> Void
     private let onExternalRows: @Sendable (UInt64) -> Void
+    /// Flushes committed groups and announces them, while this writer goes on.
+    private let syncer: WALSyncer
     /// The highest rowid this writer knows of; a higher one it did not write came from another
     /// process sharing the file.
     private var lastSeq: Int64
     private var pollTimer: (any DispatchSourceTimer)?
+    /// Committed transactions and the append requests they held: how well commits are grouped.
+    private var commits = 0
+    private var committedAppends = 0
 
     /// - Parameters:
-    ///   - onCommit: called on the writer's queue with the rows each commit created, in seq
-    ///     order, before the completions of that commit.
-    ///   - onExternalRows: called on the writer's queue, before `onCommit`, when rows written by
-    ///     another process appeared (their number); followers must then re-read the database.
+    ///   - syncer: makes each committed group durable, then runs its callbacks (in commit order).
+    ///   - onCommit: called with the rows each commit created, in seq order, once they are
+    ///     durable and before the completions of that commit.
+    ///   - onExternalRows: called before `onCommit` when rows written by another process
+    ///     appeared (their number); followers must then re-read the database.
     init(
-        db: Database, pollExternalMillis: Int,
+        db: Database, syncer: WALSyncer, pollExternalMillis: Int,
         onCommit: @escaping @Sendable ([LogRecord]) -> Void,
         onExternalRows: @escaping @Sendable (UInt64) -> Void
     ) throws {
         self.db = db
+        self.syncer = syncer
         self.onCommit = onCommit
         self.onExternalRows = onExternalRows
         self.lastSeq = Int64(try db.scalarText("SELECT max(rowid) FROM \"orchestration_session_log\"") ?? "0") ?? 0
@@ -75,6 +82,11 @@ final class LogWriter: @unchecked Sendable {
         }
     }
 
+    /// Committed transactions so far, and the append requests they held.
+    var groupCommitStatistics: (commits: Int, appends: Int) {
+        self.queue.sync { (self.commits, self.committedAppends) }
+    }
+
     /// Runs `body` on the writer's queue with its connection, after the appends queued so far.
     func withConnection<T>(_ body: (Database) throws -> T) rethrows -> T {
         try self.queue.sync { try body(self.db) }
@@ -82,13 +94,19 @@ final class LogWriter: @unchecked Sendable {
 
     private func drain() {
         while true {
+            // Waiting for a slot (a flush to finish) lets the appends arriving meanwhile join
+            // this group.
+            self.syncer.reserveSlot()
             let batch = self.pending.withLock { state -> [PendingAppend] in
                 let batch = state.items
                 state.items = []
                 if batch.isEmpty { state.draining = false }
                 return batch
             }
-            if batch.isEmpty { return }
+            if batch.isEmpty {
+                self.syncer.releaseSlot()
+                return
+            }
             self.commit(batch)
         }
     }
@@ -101,6 +119,7 @@ final class LogWriter: @unchecked Sendable {
         do {
             try self.db.statement("BEGIN IMMEDIATE").run()
         } catch {
+            self.syncer.releaseSlot()
             for append in batch { append.completion(.failure(error.status)) }
             return
         }
@@ -110,17 +129,20 @@ final class LogWriter: @unchecked Sendable {
                 results.append(.failure(aborted))
                 continue
             }
+            // One entry writes with one INSERT, which SQLite already undoes alone when it fails;
+            // a batch needs a savepoint so that it is stored whole or not at all.
+            let needsSavepoint = append.entries.count > 1
             do throws(RPCStatus) {
-                try self.run("SAVEPOINT append")
+                if needsSavepoint { try self.run("SAVEPOINT append") }
                 let outcomes = try self.apply(append.entries)
-                try self.run("RELEASE append")
+                if needsSavepoint { try self.run("RELEASE append") }
                 results.append(.success(outcomes))
             } catch {
                 if self.db.isAutocommit {
                     // SQLite rolled the whole transaction back (disk full, I/O error): every
                     // append of this group is lost, so none may be acknowledged.
                     aborted = error
-                } else {
+                } else if needsSavepoint {
                     try? self.run("ROLLBACK TO append")
                     try? self.run("RELEASE append")
                 }
@@ -130,6 +152,8 @@ final class LogWriter: @unchecked Sendable {
         if aborted == nil {
             do {
                 try self.db.statement("COMMIT").run()
+                self.commits += 1
+                self.committedAppends += batch.count
             } catch {
                 try? self.db.execute("ROLLBACK")
                 aborted = .unavailable("commit failed, nothing was written: \(error.message)")
@@ -138,29 +162,39 @@ final class LogWriter: @unchecked Sendable {
             try? self.db.execute("ROLLBACK")
         }
 
-        // Followers hear of new rows before the appenders do, so a reader who saw an OK
-        // never waits on the feed for that row.
-        if aborted == nil {
-            let created = results.flatMap { result in
-                (result.value ?? []).lazy.filter(\.created).map(\.record)
+        if let aborted {
+            self.syncer.releaseSlot()
+            for (append, result) in zip(batch, results) {
+                append.completion(result.value != nil ? .failure(aborted) : result)
             }
-            if let first = created.first {
-                // Rowids are handed out max+1: a gap before this commit's first row means another
-                // process committed rows since the last one this writer knew.
-                if Int64(first.seq) > self.lastSeq + 1 {
-                    self.onExternalRows(self.countRows(after: self.lastSeq, before: Int64(first.seq)))
+            return
+        }
+        let created = results.flatMap { result in
+            (result.value ?? []).lazy.filter(\.created).map(\.record)
+        }
+        var externalRows: UInt64 = 0
+        if let first = created.first {
+            // Rowids are handed out max+1: a gap before this commit's first row means another
+            // process committed rows since the last one this writer knew.
+            if Int64(first.seq) > self.lastSeq + 1 {
+                externalRows = self.countRows(after: self.lastSeq, before: Int64(first.seq))
+            }
+            self.lastSeq = max(self.lastSeq, Int64(created[created.count - 1].seq))
+        }
+        let onCommit = self.onCommit, onExternalRows = self.onExternalRows
+        self.syncer.submit(WALSyncer.Group { [results, externalRows] failure in
+            // Followers hear of new rows before the appenders do, so a reader who saw an OK
+            // never waits on the feed for that row.
+            if externalRows > 0 { onExternalRows(externalRows) }
+            if !created.isEmpty { onCommit(created) }
+            for (append, result) in zip(batch, results) {
+                if let failure, result.value != nil {
+                    append.completion(.failure(failure))
+                } else {
+                    append.completion(result)
                 }
-                self.lastSeq = max(self.lastSeq, Int64(created[created.count - 1].seq))
-                self.onCommit(created)
             }
-        }
-        for (append, result) in zip(batch, results) {
-            if let aborted, result.value != nil {
-                append.completion(.failure(aborted))
-            } else {
-                append.completion(result)
-            }
-        }
+        })
     }
 
     /// Notices rows that another process committed while this writer was idle.
@@ -170,7 +204,8 @@ final class LogWriter: @unchecked Sendable {
         else { return }
         let count = self.countRows(after: self.lastSeq, before: highest + 1)
         self.lastSeq = highest
-        self.onExternalRows(count)
+        let onExternalRows = self.onExternalRows
+        self.syncer.submit(WALSyncer.Group(holdsSlot: false) { _ in onExternalRows(count) })
     }
 
     private func countRows(after: Int64, before: Int64) -> UInt64 {

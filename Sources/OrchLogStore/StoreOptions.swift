@@ -1,10 +1,11 @@
 /// How the store opens and runs its database.
 package struct StoreOptions: Sendable {
-    /// SQLite's `synchronous` setting for the writer.
+    /// When appends are acknowledged (SQLite itself runs `synchronous=NORMAL` either way).
     package enum Sync: String, Sendable, CaseIterable {
-        /// fsync on every commit: an acknowledged append survives power loss.
+        /// After an fdatasync of the WAL that covers them: an acknowledged append survives
+        /// power loss. One flush serves every group committed before it (see `WALSyncer`).
         case full
-        /// fsync at checkpoints only: survives a process crash, not power loss.
+        /// After COMMIT, fsync at checkpoints only: survives a crash of orchlogd, not power loss.
         case normal
     }
 

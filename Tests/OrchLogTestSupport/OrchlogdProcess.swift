@@ -11,6 +11,8 @@ public final class OrchlogdProcess: @unchecked Sendable {
     public let process = Process()
     private let stderrText = TextBuffer()
     public private(set) var port: UInt16 = 0
+    /// Monotonic nanoseconds just before the process was launched.
+    public private(set) var launchedAt: UInt64 = 0
 
     /// The built `orchlogd` (or `$ORCHLOGD`).
     static var executable: URL { builtProduct("orchlogd", environment: "ORCHLOGD") }
@@ -31,8 +33,13 @@ public final class OrchlogdProcess: @unchecked Sendable {
                 buffer.closed.store(true, ordering: .releasing)
                 return
             }
-            buffer.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            let listening = buffer.text.withLock { text in
+                text += String(decoding: data, as: UTF8.self)
+                return text.contains("listening on")
+            }
+            if listening { buffer.markListening() }
         }
+        self.launchedAt = DispatchTime.now().uptimeNanoseconds
         try self.process.run()
         if waitForListening {
             let deadline = Date().addingTimeInterval(30)
@@ -47,6 +54,12 @@ public final class OrchlogdProcess: @unchecked Sendable {
             self.process.terminate()
             throw StartError(description: "orchlogd did not start: \(self.stderr)")
         }
+    }
+
+    /// Nanoseconds from launch until its `listening on` line was read (start-up time).
+    public var startupNanoseconds: UInt64? {
+        let at = self.stderrText.listeningAt.load(ordering: .acquiring)
+        return at == 0 ? nil : at - self.launchedAt
     }
 
     /// What it wrote to standard error so far.
@@ -96,4 +109,12 @@ public struct StartError: Error, CustomStringConvertible {
 final class TextBuffer: Sendable {
     let text = Mutex("")
     let closed = Atomic<Bool>(false)
+    /// Monotonic nanoseconds when `listening on` first arrived; 0 before.
+    let listeningAt = Atomic<UInt64>(0)
+
+    func markListening() {
+        _ = self.listeningAt.compareExchange(
+            expected: 0, desired: DispatchTime.now().uptimeNanoseconds, ordering: .acquiringAndReleasing
+        )
+    }
 }

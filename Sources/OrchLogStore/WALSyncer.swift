@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import OrchLogWire
+import Synchronization
+
+/// Makes committed groups durable and then announces them, in commit order, on a thread of its
+/// own, so that the writer commits the next group while the disk flushes this one.
+///
+/// The writer runs SQLite with `synchronous=NORMAL` (COMMIT writes the WAL without fsync); with
+/// `--sync full` this syncer then `fdatasync`s the WAL file before any append of the group is
+/// acknowledged or published to followers. One fdatasync covers every group committed before it
+/// began, so under load one flush serves many groups, and the commit rate is bounded by the
+/// slower of the writer and the disk instead of their sum.
+///
+/// What differs from SQLite's own `synchronous=FULL`: other connections' reads (GetLog, a new
+/// stream's backlog) may see a committed row up to one flush before it is durable; after a power
+/// loss such a row can be gone, but it was never acknowledged. A crash of orchlogd alone loses
+/// nothing committed (the page cache survives it).
+// @unchecked: `walDescriptor` and `walIdentity` are used on `queue` only; `pending` is a Mutex.
+final class WALSyncer: @unchecked Sendable {
+    /// One committed group: what to announce once it is durable.
+    struct Group: Sendable {
+        /// Whether it is a commit that took a slot with `reserveSlot()`.
+        var holdsSlot = true
+        /// Delivers the outcomes; `failure` is set when the flush failed (nothing may be
+        /// acknowledged as durable then).
+        var announce: @Sendable (_ failure: RPCStatus?) -> Void
+    }
+
+    private let walPath: String
+    private let flushes: Bool
+    private let queue = DispatchQueue(label: "orchlog.store.wal-sync")
+    /// Commits the writer may have awaiting their flush: one being flushed and one queued. The
+    /// writer waits for a slot before it begins a transaction, so that appends arriving during a
+    /// flush gather into one group instead of many small commits that each write whole pages.
+    private let slots = DispatchSemaphore(value: 2)
+    private let pending = Mutex<(groups: [Group], draining: Bool)>(([], false))
+    private var walDescriptor: Int32 = -1
+    private var walIdentity: (device: UInt64, inode: UInt64)?
+
+    /// - Parameters:
+    ///   - databasePath: the database; its WAL is `databasePath-wal`.
+    ///   - flushes: whether to fdatasync before announcing (`--sync full`).
+    init(databasePath: String, flushes: Bool) {
+        self.walPath = databasePath + "-wal"
+        self.flushes = flushes
+    }
+
+    deinit {
+        if self.walDescriptor >= 0 { close(self.walDescriptor) }
+    }
+
+    /// Queues a committed group; it is announced after the next flush that starts after now.
+    func submit(_ group: Group) {
+        let startDrain = self.pending.withLock { state -> Bool in
+            state.groups.append(group)
+            if state.draining { return false }
+            state.draining = true
+            return true
+        }
+        if startDrain {
+            self.queue.async { self.drain() }
+        }
+    }
+
+    /// Blocks the writer until a commit may start (fewer than two await their flush). A slot is
+    /// given back with `submit` of a group that holds it, or `releaseSlot` if nothing was committed.
+    func reserveSlot() {
+        self.slots.wait()
+    }
+
+    func releaseSlot() {
+        self.slots.signal()
+    }
+
+    /// Returns once every group submitted so far has been announced.
+    func waitUntilIdle() {
+        self.queue.sync {}
+    }
+
+    private func drain() {
+        while true {
+            let groups = self.pending.withLock { state -> [Group] in
+                let groups = state.groups
+                state.groups = []
+                if groups.isEmpty { state.draining = false }
+                return groups
+            }
+            if groups.isEmpty { return }
+            let failure = self.flushes ? self.flush() : nil
+            for group in groups {
+                group.announce(failure)
+                if group.holdsSlot { self.slots.signal() }
+            }
+        }
+    }
+
+    /// fdatasync of the WAL file: everything SQLite wrote to it before this call is durable after.
+    private func flush() -> RPCStatus? {
+        guard let fd = self.openWAL() else {
+            return .unavailable("committed but not confirmed durable: cannot open \(self.walPath) (errno \(errno))")
+        }
+        while fdatasync(fd) != 0 {
+            if errno == EINTR { continue }
+            return .unavailable("committed but not confirmed durable: fdatasync of the WAL failed (errno \(errno)); a retry with the same id is safe")
+        }
+        return nil
+    }
+
+    /// The WAL's descriptor, reopened if SQLite replaced the file since (a new inode).
+    private func openWAL() -> Int32? {
+        var info = stat()
+        guard stat(self.walPath, &info) == 0 else { return nil }
+        let identity = (device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        if self.walDescriptor >= 0, let known = self.walIdentity, known == identity {
+            return self.walDescriptor
+        }
+        if self.walDescriptor >= 0 { close(self.walDescriptor) }
+        self.walDescriptor = open(self.walPath, O_RDWR | O_CLOEXEC)
+        self.walIdentity = self.walDescriptor >= 0 ? identity : nil
+        return self.walDescriptor >= 0 ? self.walDescriptor : nil
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The rpc-ceiling baseline: `redis-benchmark -t get` against a `redis-server` this bench starts
+/// on loopback (no persistence), when Debian's redis-server package is installed.
+struct RedisBaseline {
+    let serverPath: String
+    let benchmarkPath: String
+
+    init?(directory: String) {
+        self.serverPath = "\(directory)/redis-server"
+        self.benchmarkPath = "\(directory)/redis-benchmark"
+        guard FileManager.default.isExecutableFile(atPath: self.serverPath),
+              FileManager.default.isExecutableFile(atPath: self.benchmarkPath)
+        else { return nil }
+    }
+
+    struct Figure {
+        var requestsPerSecond: Double
+        var p50Micros: Double?
+        var p99Micros: Double?
+    }
+
+    /// Starts redis-server, runs `redis-benchmark -t get -c clients [-P pipeline]`, stops it.
+    func run(clients: Int, pipeline: Int, requests: Int) throws -> Figure {
+        let port = try Self.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: self.serverPath)
+        server.arguments = [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
+        ]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        try Self.waitForListener(port: port)
+
+        var arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", "get", "-c", "\(clients)", "-n", "\(requests)", "--csv"]
+        if pipeline > 1 { arguments += ["-P", "\(pipeline)"] }
+        let output = try Self.capture(self.benchmarkPath, arguments)
+        // CSV: a header ("test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",…) then "GET",…
+        let rows = output.split(separator: "\n").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" \r")) } }
+        guard let row = rows.first(where: { $0.first == "GET" }), row.count >= 2, let rps = Double(row[1]) else {
+            throw BenchError("could not read redis-benchmark output: \(output.prefix(300))")
+        }
+        let header = rows.first { $0.first == "test" } ?? []
+        func column(_ name: String) -> Double? {
+            guard let index = header.firstIndex(of: name), index < row.count, let ms = Double(row[index]) else { return nil }
+            return ms * 1000
+        }
+        return Figure(requestsPerSecond: rps, p50Micros: column("p50_latency_ms"), p99Micros: column("p99_latency_ms"))
+    }
+
+    private static func capture(_ path: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A port that was free a moment ago (the kernel picks it; redis-server then binds it).
+    static func freePort() throws -> UInt16 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard ok else { throw BenchError("no free port: errno \(errno)") }
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// Polls until something accepts on `port` (10 s at most).
+    static func waitForListener(port: UInt16) throws {
+        let deadline = MonotonicClock.now() + 10_000_000_000
+        while MonotonicClock.now() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            close(fd)
+            if connected { return }
+            usleep(20_000)
+        }
+        throw BenchError("nothing listens on 127.0.0.1:\(port) after 10 s")
+    }
+}

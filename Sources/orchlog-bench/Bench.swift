@@ -1,0 +1,115 @@
+import Foundation
+import OrchLogTestSupport
+import OrchLogWire
+
+/// What every scenario shares: sizes, the report, a scratch directory, and how to get a server.
+final class Bench {
+    let sizes: Sizes
+    let report: Report
+    let sync: String
+    let clientThreads: Int
+    let externalPort: UInt16?
+    let redisDir: String
+    let peerBin: String?
+    let scratch = TemporaryDirectory()
+    private var serverCount = 0
+
+    init(
+        sizes: Sizes, report: Report, sync: String, clientThreads: Int, externalPort: UInt16?, redisDir: String,
+        peerBin: String?
+    ) throws {
+        self.sizes = sizes
+        self.report = report
+        self.sync = sync
+        self.clientThreads = clientThreads
+        self.externalPort = externalPort
+        self.redisDir = redisDir
+        self.peerBin = peerBin
+    }
+
+    func run(_ scenario: Scenario) throws {
+        switch scenario {
+        case .appendDurable: try self.appendDurable()
+        case .appendBatch: try self.appendBatch()
+        case .rpcCeiling: try self.rpcCeiling()
+        case .follow: try self.follow()
+        case .tree: try self.tree()
+        case .children: try self.children()
+        case .memory: try self.memory()
+        case .startup: try self.startup()
+        case .peer: try self.peer()
+        }
+    }
+
+    /// A fresh orchlogd on its own database (or the external one).
+    func startServer(_ name: String, database: String? = nil) throws -> ServerUnderTest {
+        if let externalPort { return .external(port: externalPort) }
+        self.serverCount += 1
+        let path = database ?? self.scratch.file("\(name)-\(self.serverCount).db")
+        return try ServerUnderTest.launch(database: path, arguments: ["--sync", self.sync])
+    }
+
+    /// A path for a scratch database the bench writes itself.
+    func scratchDatabase(_ name: String) -> String {
+        self.serverCount += 1
+        return self.scratch.file("\(name)-\(self.serverCount).db")
+    }
+
+    /// A connection for set-up work and single streams.
+    func connect(_ server: ServerUnderTest) throws -> LoadConnection {
+        try LoadConnection(port: server.port, index: 0)
+    }
+
+    /// Appends one root entry and returns its id.
+    func appendRoot(on connection: LoadConnection, content: String) throws -> String {
+        let response = try connection.unary(MethodPath.appendLog, Orchlog_V1_AppendLogRequest.with {
+            $0.entry = .with {
+                $0.category = "session"
+                $0.content = content
+            }
+        }, as: Orchlog_V1_AppendLogResponse.self)
+        return response.entry.orchestrationSessionLogID
+    }
+
+    /// Appends `entries` with AppendLogs in batches of at most 1,000; returns the stored entries.
+    @discardableResult
+    func appendAll(_ entries: [Orchlog_V1_LogEntry], on connection: LoadConnection) throws -> [Orchlog_V1_LogEntry] {
+        var stored: [Orchlog_V1_LogEntry] = []
+        stored.reserveCapacity(entries.count)
+        var start = 0
+        while start < entries.count {
+            let batch = Array(entries[start..<min(start + 1000, entries.count)])
+            let response = try connection.unary(
+                MethodPath.appendLogs, Orchlog_V1_AppendLogsRequest.with { $0.entries = batch },
+                as: Orchlog_V1_AppendLogsResponse.self
+            )
+            stored.append(contentsOf: response.results.map(\.entry))
+            start += batch.count
+        }
+        return stored
+    }
+}
+
+/// Id kinds the append scenarios compare: v7 ids arrive in index order, v4 ids land anywhere.
+enum IDKind: String, CaseIterable {
+    case v7, v4
+
+    func generate() -> String { self == .v7 ? LogID.generateV7() : LogID.generateV4() }
+}
+
+/// The entries the scenarios write: shaped like an orchestrator's notes.
+enum SampleEntry {
+    static func child(of parent: String, index: Int, ids: IDKind) -> Orchlog_V1_LogEntry {
+        .with {
+            $0.orchestrationSessionLogID = ids.generate()
+            $0.parentExecID = parent
+            $0.category = index % 10 == 0 ? "warning" : "note"
+            $0.content = "step \(index): task finished, 3 files written"
+        }
+    }
+
+    /// The serialized AppendLog request of a new child of `parent`.
+    static func appendRequest(parent: String, ids: IDKind) -> [UInt8] {
+        Orchlog_V1_AppendLogRequest.with { $0.entry = self.child(of: parent, index: 0, ids: ids) }.encodedBytes()
+    }
+}
