@@ -40,13 +40,5 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 /// The server's validation of an entry (Sources/OrchLogStore/NewEntry.swift, compiled in).
 private func validate(_ entry: LogEntryMessage, _ path: String) {
-    _ = try? NewEntry.validate(
-        id: entry.hasOrchestrationSessionLogID ? entry.orchestrationSessionLogID : nil,
-        category: entry.hasCategory ? entry.category : nil,
-        parentID: entry.hasParentExecID ? entry.parentExecID : nil,
-        content: entry.hasContent ? entry.content : nil,
-        siblingOrder: entry.hasSiblingOrder ? entry.siblingOrder : nil,
-        elaboration: entry.hasElaboration ? entry.elaboration : nil,
-        fieldPath: path, maxContentBytes: 1024
-    )
+    _ = try? NewEntry.validate(entry, fieldPath: path, maxContentBytes: 1024)
 }

@@ -1,3 +1,5 @@
+import OrchLogWire
+
 /// One stored row of `orchestration_session_log`; `nil` is SQL NULL, `seq` is the rowid.
 package struct LogRecord: Sendable, Equatable {
     package var id: String
@@ -45,4 +47,18 @@ package struct AppendOutcome: Sendable, Equatable {
     package var record: LogRecord
     /// `false` when an identical entry with that id was already stored (an idempotent retry).
     package var created: Bool
+}
+
+extension LogEntryMessage {
+    /// The wire form of a stored row; NULL columns stay absent.
+    package init(_ record: LogRecord) {
+        self.init()
+        self.orchestrationSessionLogID = record.id
+        if let category = record.category { self.category = category }
+        if let parent = record.parentID { self.parentExecID = parent }
+        self.content = record.content
+        if let order = record.siblingOrder { self.siblingOrder = order }
+        if let elaboration = record.elaboration { self.elaboration = elaboration }
+        self.seq = record.seq
+    }
 }

@@ -63,3 +63,20 @@ package struct NewEntry: Sendable, Equatable {
         return "\"\(excerpt)\""
     }
 }
+
+extension NewEntry {
+    /// Validates one entry of a request message (absent fields are nil); see `validate`.
+    package static func validate(
+        _ message: LogEntryMessage, fieldPath: String, maxContentBytes: Int
+    ) throws(RPCStatus) -> NewEntry {
+        try NewEntry.validate(
+            id: message.hasOrchestrationSessionLogID ? message.orchestrationSessionLogID : nil,
+            category: message.hasCategory ? message.category : nil,
+            parentID: message.hasParentExecID ? message.parentExecID : nil,
+            content: message.hasContent ? message.content : nil,
+            siblingOrder: message.hasSiblingOrder ? message.siblingOrder : nil,
+            elaboration: message.hasElaboration ? message.elaboration : nil,
+            fieldPath: fieldPath, maxContentBytes: maxContentBytes
+        )
+    }
+}

@@ -14,19 +14,25 @@ import Synchronization
 /// began, so under load one flush serves many groups, and the commit rate is bounded by the
 /// slower of the writer and the disk instead of their sum.
 ///
-/// What differs from SQLite's own `synchronous=FULL`: other connections' reads (GetLog, a new
-/// stream's backlog) may see a committed row up to one flush before it is durable; after a power
-/// loss such a row can be gone, but it was never acknowledged. A crash of orchlogd alone loses
-/// nothing committed (the page cache survives it).
+/// What differs from SQLite's own `synchronous=FULL`: reads on other connections (GetLog,
+/// GetTree, a stream's database pages) may see a committed row up to one flush before it is
+/// durable; after a power loss such a row can be gone, but it was never acknowledged, and the
+/// change feed only carries flushed rows. A crash of orchlogd alone loses nothing committed (the
+/// page cache survives it).
 // @unchecked: `walDescriptor` and `walIdentity` are used on `queue` only; `pending` is a Mutex.
-final class WALSyncer: @unchecked Sendable {
+package final class WALSyncer: @unchecked Sendable {
     /// One committed group: what to announce once it is durable.
-    struct Group: Sendable {
+    package struct Group: Sendable {
         /// Whether it is a commit that took a slot with `reserveSlot()`.
-        var holdsSlot = true
+        package var holdsSlot = true
         /// Delivers the outcomes; `failure` is set when the flush failed (nothing may be
         /// acknowledged as durable then).
-        var announce: @Sendable (_ failure: RPCStatus?) -> Void
+        package var announce: @Sendable (_ failure: RPCStatus?) -> Void
+
+        package init(holdsSlot: Bool = true, announce: @escaping @Sendable (_ failure: RPCStatus?) -> Void) {
+            self.holdsSlot = holdsSlot
+            self.announce = announce
+        }
     }
 
     private let walPath: String
@@ -35,7 +41,8 @@ final class WALSyncer: @unchecked Sendable {
     /// Commits the writer may have awaiting their flush: one being flushed and one queued. The
     /// writer waits for a slot before it begins a transaction, so that appends arriving during a
     /// flush gather into one group instead of many small commits that each write whole pages.
-    private let slots = DispatchSemaphore(value: 2)
+    private let slots = DispatchSemaphore(value: 0)
+    private static let slotCount = 2
     private let pending = Mutex<(groups: [Group], draining: Bool)>(([], false))
     private var walDescriptor: Int32 = -1
     private var walIdentity: (device: UInt64, inode: UInt64)?
@@ -43,9 +50,12 @@ final class WALSyncer: @unchecked Sendable {
     /// - Parameters:
     ///   - databasePath: the database; its WAL is `databasePath-wal`.
     ///   - flushes: whether to fdatasync before announcing (`--sync full`).
-    init(databasePath: String, flushes: Bool) {
+    package init(databasePath: String, flushes: Bool) {
         self.walPath = databasePath + "-wal"
         self.flushes = flushes
+        // Signalled up from 0 rather than created at 2: Dispatch traps when a semaphore is freed
+        // below its initial value, which a store closed with a slot still taken would do.
+        for _ in 0..<Self.slotCount { self.slots.signal() }
     }
 
     deinit {
@@ -53,7 +63,7 @@ final class WALSyncer: @unchecked Sendable {
     }
 
     /// Queues a committed group; it is announced after the next flush that starts after now.
-    func submit(_ group: Group) {
+    package func submit(_ group: Group) {
         let startDrain = self.pending.withLock { state -> Bool in
             state.groups.append(group)
             if state.draining { return false }
@@ -67,16 +77,16 @@ final class WALSyncer: @unchecked Sendable {
 
     /// Blocks the writer until a commit may start (fewer than two await their flush). A slot is
     /// given back with `submit` of a group that holds it, or `releaseSlot` if nothing was committed.
-    func reserveSlot() {
+    package func reserveSlot() {
         self.slots.wait()
     }
 
-    func releaseSlot() {
+    package func releaseSlot() {
         self.slots.signal()
     }
 
     /// Returns once every group submitted so far has been announced.
-    func waitUntilIdle() {
+    package func waitUntilIdle() {
         self.queue.sync {}
     }
 

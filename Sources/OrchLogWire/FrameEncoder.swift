@@ -6,18 +6,9 @@ package enum FrameEncoder {
     /// Appends one length-prefixed frame to `buffer`.
     package static func encode(_ frame: Frame, into buffer: inout [UInt8]) {
         // Serializing a fully built message cannot fail: no required fields exist in proto/.
-        let payload: [UInt8]
-        do {
-            payload = try frame.serializedBytes()
-        } catch {
-            preconditionFailure("Frame serialization failed: \(error)")
-        }
-        let length = UInt32(payload.count)
+        let payload = frame.encodedBytes()
         buffer.reserveCapacity(buffer.count + ProtocolConstants.lengthPrefixBytes + payload.count)
-        buffer.append(UInt8(truncatingIfNeeded: length >> 24))
-        buffer.append(UInt8(truncatingIfNeeded: length >> 16))
-        buffer.append(UInt8(truncatingIfNeeded: length >> 8))
-        buffer.append(UInt8(truncatingIfNeeded: length))
+        appendLengthPrefix(payload.count, to: &buffer)
         buffer.append(contentsOf: payload)
     }
 
@@ -49,46 +40,26 @@ extension FrameEncoder {
     package static func encodeStart(
         callID: UInt32, method: String, request: [UInt8], initialCredit: UInt32 = 0, into buffer: inout [UInt8]
     ) {
-        let method = method.utf8
         // CallStart { 1: method, 4: initial_credit if set, 5: request }
-        var inner = 1 + varintSize(UInt64(method.count)) + method.count
-        if initialCredit > 0 { inner += 1 + varintSize(UInt64(initialCredit)) }
-        inner += 1 + varintSize(UInt64(request.count)) + request.count
-        // Frame { 1: call_id, 4: start }
-        let length = 1 + varintSize(UInt64(callID)) + 1 + varintSize(UInt64(inner)) + inner
-        buffer.reserveCapacity(buffer.count + ProtocolConstants.lengthPrefixBytes + length)
-        appendLengthPrefix(length, to: &buffer)
-        buffer.append(0x08)  // field 1, varint
-        appendVarint(UInt64(callID), to: &buffer)
-        buffer.append(0x22)  // field 4, length-delimited
-        appendVarint(UInt64(inner), to: &buffer)
-        buffer.append(0x0A)  // CallStart field 1, length-delimited
-        appendVarint(UInt64(method.count), to: &buffer)
-        buffer.append(contentsOf: method)
-        if initialCredit > 0 {
-            buffer.append(0x20)  // CallStart field 4, varint
-            appendVarint(UInt64(initialCredit), to: &buffer)
+        let method = method.utf8
+        let credit = initialCredit > 0 ? 1 + varintSize(UInt64(initialCredit)) : 0
+        let inner = bytesFieldSize(method.count) + credit + bytesFieldSize(request.count)
+        appendFrame(callID: callID, kindTag: 0x22, innerLength: inner, into: &buffer) { buffer in
+            appendBytesField(0x0A, method, to: &buffer)
+            if initialCredit > 0 {
+                buffer.append(0x20)
+                appendVarint(UInt64(initialCredit), to: &buffer)
+            }
+            appendBytesField(0x2A, request, to: &buffer)
         }
-        buffer.append(0x2A)  // CallStart field 5, length-delimited
-        appendVarint(UInt64(request.count), to: &buffer)
-        buffer.append(contentsOf: request)
     }
 
     /// Appends a `message` frame of `callID` carrying `payload`.
     package static func encodeMessage(callID: UInt32, payload: [UInt8], into buffer: inout [UInt8]) {
         // CallMessage { 1: payload }
-        let inner = 1 + varintSize(UInt64(payload.count)) + payload.count
-        // Frame { 1: call_id, 5: message }
-        let length = 1 + varintSize(UInt64(callID)) + 1 + varintSize(UInt64(inner)) + inner
-        buffer.reserveCapacity(buffer.count + ProtocolConstants.lengthPrefixBytes + length)
-        appendLengthPrefix(length, to: &buffer)
-        buffer.append(0x08)  // field 1, varint
-        appendVarint(UInt64(callID), to: &buffer)
-        buffer.append(0x2A)  // field 5, length-delimited
-        appendVarint(UInt64(inner), to: &buffer)
-        buffer.append(0x0A)  // CallMessage field 1, length-delimited
-        appendVarint(UInt64(payload.count), to: &buffer)
-        buffer.append(contentsOf: payload)
+        appendFrame(callID: callID, kindTag: 0x2A, innerLength: bytesFieldSize(payload.count), into: &buffer) { buffer in
+            appendBytesField(0x0A, payload, to: &buffer)
+        }
     }
 
     /// Appends the `end` frame of `callID` with `status`.
@@ -104,29 +75,46 @@ extension FrameEncoder {
                 }
             }, into: &buffer)
         }
+        // CallEnd { 1: code, 2: message if not empty }
         let code = UInt64(bitPattern: Int64(status.code.rawValue))
         let message = status.message.utf8
-        // CallEnd { 1: code, 2: message if not empty }
-        var inner = 1 + varintSize(code)
-        if !message.isEmpty { inner += 1 + varintSize(UInt64(message.count)) + message.count }
-        // Frame { 1: call_id, 8: end }
-        let length = 1 + varintSize(UInt64(callID)) + 1 + varintSize(UInt64(inner)) + inner
-        buffer.reserveCapacity(buffer.count + ProtocolConstants.lengthPrefixBytes + length)
-        appendLengthPrefix(length, to: &buffer)
-        buffer.append(0x08)  // field 1, varint
-        appendVarint(UInt64(callID), to: &buffer)
-        buffer.append(0x42)  // field 8, length-delimited
-        appendVarint(UInt64(inner), to: &buffer)
-        buffer.append(0x08)  // CallEnd field 1, varint
-        appendVarint(code, to: &buffer)
-        if !message.isEmpty {
-            buffer.append(0x12)  // CallEnd field 2, length-delimited
-            appendVarint(UInt64(message.count), to: &buffer)
-            buffer.append(contentsOf: message)
+        let inner = 1 + varintSize(code) + (message.isEmpty ? 0 : bytesFieldSize(message.count))
+        appendFrame(callID: callID, kindTag: 0x42, innerLength: inner, into: &buffer) { buffer in
+            buffer.append(0x08)
+            appendVarint(code, to: &buffer)
+            if !message.isEmpty { appendBytesField(0x12, message, to: &buffer) }
         }
     }
 
-    private static func appendLengthPrefix(_ length: Int, to buffer: inout [UInt8]) {
+    /// Appends `Frame { 1: call_id, <kind>: <inner message of innerLength bytes> }` with its length
+    /// prefix; `kindTag` is the kind field's tag byte (field number << 3 | 2), `writeInner` writes
+    /// exactly `innerLength` bytes.
+    private static func appendFrame(
+        callID: UInt32, kindTag: UInt8, innerLength: Int, into buffer: inout [UInt8],
+        _ writeInner: (inout [UInt8]) -> Void
+    ) {
+        let length = 1 + varintSize(UInt64(callID)) + 1 + varintSize(UInt64(innerLength)) + innerLength
+        buffer.reserveCapacity(buffer.count + ProtocolConstants.lengthPrefixBytes + length)
+        appendLengthPrefix(length, to: &buffer)
+        buffer.append(0x08)  // field 1 (call_id), varint
+        appendVarint(UInt64(callID), to: &buffer)
+        buffer.append(kindTag)
+        appendVarint(UInt64(innerLength), to: &buffer)
+        writeInner(&buffer)
+    }
+
+    /// A length-delimited field: its tag byte, the length, the bytes.
+    private static func appendBytesField(_ tag: UInt8, _ bytes: some Collection<UInt8>, to buffer: inout [UInt8]) {
+        buffer.append(tag)
+        appendVarint(UInt64(bytes.count), to: &buffer)
+        buffer.append(contentsOf: bytes)
+    }
+
+    private static func bytesFieldSize(_ count: Int) -> Int {
+        1 + varintSize(UInt64(count)) + count
+    }
+
+    fileprivate static func appendLengthPrefix(_ length: Int, to buffer: inout [UInt8]) {
         let length = UInt32(length)
         buffer.append(UInt8(truncatingIfNeeded: length >> 24))
         buffer.append(UInt8(truncatingIfNeeded: length >> 16))

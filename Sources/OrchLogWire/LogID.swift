@@ -99,3 +99,14 @@ private struct V7Clock {
 }
 
 private let v7Clock = Mutex(V7Clock())
+
+/// Parses an id field of a request into canonical form.
+///
+/// - Throws: INVALID_ARGUMENT naming `field` when it is absent or not a UUID.
+package func canonicalID(_ text: String?, field: String) throws(RPCStatus) -> String {
+    guard let text else { throw .invalidArgument("\(field): required") }
+    guard let id = LogID.canonical(text) else {
+        throw .invalidArgument("\(field): \"\(text.prefix(64))\" is not a UUID (8-4-4-4-12 hex digits)")
+    }
+    return id
+}

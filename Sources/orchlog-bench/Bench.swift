@@ -17,7 +17,7 @@ final class Bench {
     init(
         sizes: Sizes, report: Report, sync: String, clientThreads: Int, externalPort: UInt16?, redisDir: String,
         peerBin: String?
-    ) throws {
+    ) {
         self.sizes = sizes
         self.report = report
         self.sync = sync

@@ -56,7 +56,7 @@ struct OrchlogBench: ParsableCommand {
     func run() throws {
         let report = Report(mode: self.smoke ? "smoke" : "full")
         report.machine = MachineInfo.describe()
-        let bench = try Bench(
+        let bench = Bench(
             sizes: self.smoke ? .smoke : .full, report: report, sync: self.sync, clientThreads: self.clientThreads,
             externalPort: self.server.flatMap { $0.split(separator: ":").last.flatMap { UInt16($0) } },
             redisDir: self.redisDir, peerBin: self.peer ? self.peerBin : nil

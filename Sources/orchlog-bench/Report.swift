@@ -46,14 +46,17 @@ final class Report: @unchecked Sendable {
         fflush(nil)  // each figure shows as it is measured, also when stdout is a file or pipe
     }
 
+    /// Adds the figure of a load run; `perOperation` entries per timed operation (a batch, a
+    /// transaction) turn its rate into entries per second.
     func add(
-        _ key: String, system: String, label: String, result: CallLoad.Result, unitsPerOp: Int = 1, notes: String? = nil
+        _ key: String, system: String, label: String, result: CallLoad.Result, perOperation: Int = 1,
+        notes: String? = nil
     ) {
         var latencies = result.latencies
         let (p50, p99, p999) = latencies.summary()
         self.add(Measurement(
             key: key, scenario: String(key.prefix { $0 != "/" }), system: system, label: label,
-            value: result.opsPerSecond * Double(unitsPerOp), unit: unitsPerOp == 1 ? "ops/s" : "entries/s",
+            value: result.opsPerSecond * Double(perOperation), unit: perOperation == 1 ? "ops/s" : "entries/s",
             operations: result.ops, errors: result.errors, p50Micros: p50, p99Micros: p99, p999Micros: p999,
             notes: notes ?? result.firstError.map { "first error: \($0)" }
         ))

@@ -1,4 +1,5 @@
 import Foundation
+import OrchLogNet
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,26 +9,20 @@ import Glibc
 /// with no parsing at all.
 enum PingPong {
     static func run(requestBytes: Int, responseBytes: Int, seconds: Double) throws -> CallLoad.Result {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw BenchError("socket failed: errno \(errno)") }
+        // The project's own socket calls (non-blocking, TCP_NODELAY), then blocking for lockstep.
+        let (listener, port) = try Socket.listen(on: try SocketAddress(host: "127.0.0.1", port: 0), backlog: 1)
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(listener, pointer, length) == 0 && listen(listener, 1) == 0
-                    && getsockname(listener, pointer, &length) == 0
-            }
+        let client = try Socket.connect(to: try SocketAddress(host: "127.0.0.1", port: port), timeoutMillis: 5_000)
+        defer { close(client) }
+        var pending = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+        guard poll(&pending, 1, 5_000) > 0, let peer = try Socket.accept(listener) else {
+            throw BenchError("ping-pong: the loopback connection was not accepted")
         }
-        guard bound else { throw BenchError("ping-pong listener failed: errno \(errno)") }
+        setBlocking(client)
+        setBlocking(peer)
 
         let echo = Thread {
-            let peer = accept(listener, nil, nil)
-            guard peer >= 0 else { return }
             defer { close(peer) }
-            noDelay(peer)
             var request = [UInt8](repeating: 0, count: requestBytes)
             let response = [UInt8](repeating: 7, count: responseBytes)
             while readFully(peer, &request) {
@@ -36,13 +31,6 @@ enum PingPong {
         }
         echo.start()
 
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(client) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, length) == 0 }
-        }
-        guard connected else { throw BenchError("ping-pong connect failed: errno \(errno)") }
-        noDelay(client)
         let request = [UInt8](repeating: 1, count: requestBytes)
         var response = [UInt8](repeating: 0, count: responseBytes)
         var result = CallLoad.Result(latencies: Latencies(capacity: 1 << 16))
@@ -62,9 +50,8 @@ enum PingPong {
         return result
     }
 
-    private static func noDelay(_ fd: Int32) {
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    private static func setBlocking(_ fd: Int32) {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
     }
 
     private static func readFully(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {

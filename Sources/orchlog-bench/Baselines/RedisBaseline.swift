@@ -1,4 +1,5 @@
 import Foundation
+import OrchLogNet
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,37 +72,20 @@ struct RedisBaseline {
 
     /// A port that was free a moment ago (the kernel picks it; redis-server then binds it).
     static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else { throw BenchError("no free port: errno \(errno)") }
-        return UInt16(bigEndian: address.sin_port)
+        let (fd, port) = try Socket.listen(on: try SocketAddress(host: "127.0.0.1", port: 0), backlog: 1)
+        close(fd)
+        return port
     }
 
     /// Polls until something accepts on `port` (10 s at most).
     static func waitForListener(port: UInt16) throws {
+        let address = try SocketAddress(host: "127.0.0.1", port: port)
         let deadline = MonotonicClock.now() + 10_000_000_000
         while MonotonicClock.now() < deadline {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = port.bigEndian
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-                }
+            if let fd = try? Socket.connect(to: address, timeoutMillis: 200) {
+                close(fd)
+                return
             }
-            close(fd)
-            if connected { return }
             usleep(20_000)
         }
         throw BenchError("nothing listens on 127.0.0.1:\(port) after 10 s")

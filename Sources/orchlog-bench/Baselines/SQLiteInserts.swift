@@ -18,7 +18,8 @@ struct SQLiteInserts {
         try self.insert(id: self.parent, parent: nil, order: 1)
     }
 
-    /// Inserts for `seconds` in transactions of `rowsPerTransaction`; one latency per transaction.
+    /// Inserts for `seconds` in transactions of `rowsPerTransaction`; an operation (with its
+    /// latency) is one transaction.
     func run(rowsPerTransaction: Int, seconds: Double, ids: IDKind = .v7) throws -> CallLoad.Result {
         var result = CallLoad.Result(latencies: Latencies(capacity: 1 << 14))
         let start = MonotonicClock.now()
@@ -34,7 +35,7 @@ struct SQLiteInserts {
             try self.db.execute("COMMIT")
             let finished = MonotonicClock.now()
             result.latencies.record(finished - now)
-            result.ops += rowsPerTransaction
+            result.ops += 1
             now = finished
         }
         result.seconds = MonotonicClock.seconds(from: start, to: now)

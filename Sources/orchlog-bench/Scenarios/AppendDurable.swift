@@ -30,7 +30,7 @@ extension Bench {
             self.report.add(
                 "append-durable/sqlite/\(rows)-per-tx", system: "sqlite",
                 label: "SQLite insert, \(rows) row\(rows == 1 ? "" : "s") per transaction (latency per tx)",
-                result: result
+                result: result, perOperation: rows
             )
         }
     }
@@ -55,13 +55,11 @@ extension Bench {
             self.report.add(
                 "append-batch/orchlog/\(size)", system: "orchlog",
                 label: "orchlog AppendLogs of \(size), 1 conn lockstep (latency per batch)", result: try load.run(),
-                unitsPerOp: size
+                perOperation: size
             )
-            var sqlite = try baseline.run(rowsPerTransaction: size, seconds: self.sizes.sqliteSeconds)
-            sqlite.ops /= size
             self.report.add(
-                "append-batch/sqlite/\(size)", system: "sqlite",
-                label: "SQLite transactions of \(size) rows (latency per tx)", result: sqlite, unitsPerOp: size
+                "append-batch/sqlite/\(size)", system: "sqlite", label: "SQLite transactions of \(size) rows (latency per tx)",
+                result: try baseline.run(rowsPerTransaction: size, seconds: self.sizes.sqliteSeconds), perOperation: size
             )
         }
     }

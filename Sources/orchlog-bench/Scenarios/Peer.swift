@@ -27,6 +27,8 @@ extension Bench {
         let follow = try peer.load("follow", [
             "--followers", "\(self.sizes.followers)", "--appends", "\(self.sizes.followAppends)",
             "--rate", "\(self.sizes.followRate)",
+            // One connection per follower, as orchlog's follow scenario has.
+            "--follower-connections", "\(self.sizes.followers)",
         ])
         let lostOrRepeated = Int(follow["expected", default: 0] - follow["delivered", default: 0])
             + Int(follow["duplicates", default: 0]) + Int(follow["out_of_order", default: 0])

@@ -37,20 +37,11 @@ extension Bench {
 
         // The same byte counts as one Health call, with nothing but read and write.
         let healthInfo = try setup.unary(MethodPath.health, Orchlog_V1_HealthRequest(), as: Orchlog_V1_HealthResponse.self)
-        let requestBytes = FrameEncoder.encode(Frame.with {
-            $0.callID = 1
-            $0.start = .with {
-                $0.method = MethodPath.health
-                $0.request = Data(health)
-            }
-        }).count
-        let responseBytes = FrameEncoder.encode(Frame.with {
-            $0.callID = 1
-            $0.message = .with { $0.payload = Data(healthInfo.encodedBytes()) }
-        }).count + FrameEncoder.encode(Frame.with {
-            $0.callID = 1
-            $0.end = .with { $0.code = .ok }
-        }).count
+        var request: [UInt8] = [], response: [UInt8] = []
+        FrameEncoder.encodeStart(callID: 1, method: MethodPath.health, request: health, into: &request)
+        FrameEncoder.encodeMessage(callID: 1, payload: healthInfo.encodedBytes(), into: &response)
+        FrameEncoder.encodeEnd(callID: 1, status: .ok, into: &response)
+        let (requestBytes, responseBytes) = (request.count, response.count)
         self.report.add(
             "rpc-ceiling/pingpong/1c-1x", system: "pingpong",
             label: "bare TCP ping-pong \(requestBytes) B → \(responseBytes) B, lockstep",
