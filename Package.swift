@@ -104,6 +104,7 @@ let package = Package(
         // Temporary directories, orchlogd as a process and the sqlite3 CLI: the test suites' and the bench's.
         .target(
             name: "OrchLogTestSupport",
+            dependencies: ["OrchLogWire"],
             path: "Tests/OrchLogTestSupport",
             swiftSettings: swiftSettings
         ),

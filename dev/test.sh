@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite of orchlog, installing what a fresh machine lacks first:
-#   1. Swift: wire, store, server (end to end, and orchlogd as a process), client and CLI
+#   1. Swift: wire, store, server (end to end, and orchlogd as a process), client and CLI;
+#      then all of it again under ThreadSanitizer and under AddressSanitizer
 #   2. C client: unit and live-server tests, normal and under ASan/UBSan
 #   3. Python client: pytest in Clients/python/.venv
 #   4. Benchmark smoke run: every orchlog-bench scenario at tiny sizes (checks, never timings)
@@ -18,6 +19,18 @@ echo "== swift test"
 # Serially: many server tests block a thread on a raw socket, and on a 2-core machine parallel
 # runs starve Swift's cooperative pool, which skews the client's deadline and retry tests.
 swift test --no-parallel
+
+# Each sanitizer needs its own instrumented build (about 1.5 minutes each here); the tests start
+# the instrumented orchlogd too. TSan stops at its first report; LeakSanitizer is off because it
+# reports Swift's weak-reference side tables as leaks (docs/RELIABILITY.md).
+echo "== swift test under ThreadSanitizer"
+swift build --build-tests --scratch-path .build-tsan --sanitize=thread
+TSAN_OPTIONS=halt_on_error=1 ORCHLOG_HOSTILE_RSS_MIB=1024 swift test --skip-build --scratch-path .build-tsan --sanitize=thread --no-parallel
+echo "== swift test under AddressSanitizer"
+# gold warns once per ASan helper symbol it cannot export: noise, filtered out.
+swift build --build-tests --scratch-path .build-asan --sanitize=address 2>&1 \
+  | grep -v "warning: Cannot export local symbol '__asan_"
+ASAN_OPTIONS=detect_leaks=0 ORCHLOG_HOSTILE_RSS_MIB=1024 swift test --skip-build --scratch-path .build-asan --sanitize=address --no-parallel
 
 echo "== C client"
 make --no-print-directory -C Clients/c test ORCHLOGD="$root/.build/debug/orchlogd"

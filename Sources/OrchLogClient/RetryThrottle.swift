@@ -1,4 +1,4 @@
-import Synchronization
+import OrchLogWire
 
 /// A token bucket that stops retries while the server keeps failing (gRPC A6 throttling).
 ///
@@ -8,7 +8,7 @@ import Synchronization
 public final class RetryThrottle: Sendable {
     public let maxTokens: Int
     public let tokenRatio: Double
-    private let milliTokens: Mutex<Int>
+    private let milliTokens: Locked<Int>
 
     /// - Precondition: `maxTokens` in 1...1000, `tokenRatio` in (0, 1].
     public init(maxTokens: Int = 10, tokenRatio: Double = 0.1) {
@@ -16,7 +16,7 @@ public final class RetryThrottle: Sendable {
         precondition(tokenRatio > 0 && tokenRatio <= 1, "tokenRatio must be in (0, 1]")
         self.maxTokens = maxTokens
         self.tokenRatio = tokenRatio
-        self.milliTokens = Mutex(maxTokens * 1000)
+        self.milliTokens = Locked(maxTokens * 1000)
     }
 
     /// Whether a retry may be attempted now.

@@ -15,7 +15,7 @@ package final class OrchLogServer: Sendable {
     package let store: LogStore
     private let group: EventLoopGroup
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private struct State {
         var listener: Listener?

@@ -1,6 +1,5 @@
 import OrchLogWire
 
-import Synchronization
 
 /// Hands committed entries to the followers of their parent.
 ///
@@ -9,7 +8,7 @@ import Synchronization
 /// and its follower reads from the database after its own cursor instead. A slow follower is
 /// therefore never dropped and never holds unbounded memory.
 package final class ChangeFeed: Sendable {
-    private let subscriptions = Mutex<[String: [Int: FeedSubscription]]>([:])
+    private let subscriptions = Locked<[String: [Int: FeedSubscription]]>([:])
     private let ids = Counter()
     private let maxBufferedRecords: Int
     private let maxBufferedBytes: Int
@@ -87,7 +86,7 @@ package final class FeedSubscription: Sendable {
     let key: String
     private let maxRecords: Int
     private let maxBytes: Int
-    private let mailbox = Mutex(Mailbox())
+    private let mailbox = Locked(Mailbox())
     private let onAvailable: @Sendable () -> Void
 
     init(id: Int, key: String, maxRecords: Int, maxBytes: Int, onAvailable: @escaping @Sendable () -> Void) {

@@ -27,17 +27,11 @@ package final class LogStore: Sendable {
         self.options = options
         self.logger = logger
         do {
-            let writerDB = try Database(path: path, create: true)
-            guard try writerDB.scalarText("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
-                throw StoreError("cannot switch \(path) to WAL journal mode")
-            }
+            let writerDB = try Self.openWriterConnection(path: path, options: options)
             try Self.prepareTable(writerDB, path: path)
-            try writerDB.execute("""
-                PRAGMA synchronous=NORMAL;
-                PRAGMA foreign_keys=ON;
-                PRAGMA busy_timeout=\(options.busyTimeoutMillis);
-                PRAGMA wal_autocheckpoint=0;
-                """)
+            if writerDB.isReadOnly {
+                logger.warning("database is read-only: reads are served, appends fail with UNAVAILABLE until orchlogd is restarted on a writable file", metadata: ["path": "\(path)"])
+            }
             let count = UInt64(try writerDB.scalarText("SELECT count(*) FROM \"orchestration_session_log\"").flatMap { UInt64($0) } ?? 0)
 
             var readerDBs: [Database] = []
@@ -54,7 +48,8 @@ package final class LogStore: Sendable {
             self.feed = feed
             self.rowCount = rowCount
             self.readers = ReaderPool(connections: readerDBs)
-            self.checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
+            let checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
+            self.checkpointer = checkpointer
             // COMMIT writes the WAL; with --sync full the syncer fdatasyncs it before any ack.
             let syncer = WALSyncer(databasePath: path, flushes: options.sync == .full)
             self.syncer = syncer
@@ -77,6 +72,27 @@ package final class LogStore: Sendable {
         } catch {
             throw StoreError("cannot open database \(path): \(error)")
         }
+    }
+
+    /// The writer's connection: WAL journal, `synchronous=NORMAL` (the `WALSyncer` flushes),
+    /// foreign keys on, no automatic checkpoints (the `Checkpointer` runs them). SQLite opens a
+    /// file it cannot write read-only; `Database.isReadOnly` tells.
+    private static func openWriterConnection(path: String, options: StoreOptions) throws -> Database {
+        let db = try Database(path: path, create: true)
+        guard try db.scalarText("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
+            throw StoreError(
+                db.isReadOnly
+                    ? "\(path) is read-only and not in WAL journal mode, which orchlog needs"
+                    : "cannot switch \(path) to WAL journal mode"
+            )
+        }
+        try db.execute("""
+            PRAGMA synchronous=NORMAL;
+            PRAGMA foreign_keys=ON;
+            PRAGMA busy_timeout=\(options.busyTimeoutMillis);
+            PRAGMA wal_autocheckpoint=0;
+            """)
+        return db
     }
 
     /// Creates the table with the verbatim DDL, or checks that the existing one has exactly the

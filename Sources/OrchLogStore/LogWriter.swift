@@ -1,6 +1,5 @@
 import Dispatch
 import OrchLogWire
-import Synchronization
 
 /// One append request waiting for the writer: its entries (one, or an atomic batch) and where
 /// to send the outcome once the transaction that holds it has committed.
@@ -14,7 +13,7 @@ struct PendingAppend: Sendable {
 /// Every append waiting when the writer becomes free goes into one transaction, each batch inside
 /// its own SAVEPOINT so that a bad append fails alone. Outcomes are delivered only after COMMIT
 /// returned and the `WALSyncer` flushed the WAL: an acknowledged append is durable.
-// @unchecked: `db` and the prepared statements are used only on `queue`; `pending` is a Mutex.
+// @unchecked: `db` and the prepared statements are used only on `queue`; `pending` is behind a lock.
 final class LogWriter: @unchecked Sendable {
     private struct Queue {
         var items: [PendingAppend] = []
@@ -23,7 +22,7 @@ final class LogWriter: @unchecked Sendable {
 
     private let db: Database
     private let queue = DispatchQueue(label: "orchlog.store.writer")
-    private let pending = Mutex(Queue())
+    private let pending = Locked(Queue())
     private let onCommit: @Sendable ([LogRecord]) -> Void
     private let onExternalRows: @Sendable (UInt64) -> Void
     /// Flushes committed groups and announces them, while this writer goes on.
@@ -114,6 +113,16 @@ final class LogWriter: @unchecked Sendable {
     // MARK: - One group commit
 
     private func commit(_ batch: [PendingAppend]) {
+        if self.db.isReadOnly {
+            // SQLite shares one read-only WAL index among all of the process's connections to
+            // the file, so only a restart on a writable file lets appends in again.
+            self.syncer.releaseSlot()
+            let status = RPCStatus.unavailable(
+                "the database file is read-only (file mode or filesystem); appends fail until orchlogd is restarted on a writable file"
+            )
+            for append in batch { append.completion(.failure(status)) }
+            return
+        }
         var results: [Result<[AppendOutcome], RPCStatus>] = []
         results.reserveCapacity(batch.count)
         do {

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import Dispatch
 import OrchLogWire
-import Synchronization
 
 /// Makes committed groups durable and then announces them, in commit order, on a thread of its
 /// own, so that the writer commits the next group while the disk flushes this one.
@@ -19,7 +18,7 @@ import Synchronization
 /// durable; after a power loss such a row can be gone, but it was never acknowledged, and the
 /// change feed only carries flushed rows. A crash of orchlogd alone loses nothing committed (the
 /// page cache survives it).
-// @unchecked: `walDescriptor` and `walIdentity` are used on `queue` only; `pending` is a Mutex.
+// @unchecked: `walDescriptor` and `walIdentity` are used on `queue` only; `pending` is behind a lock.
 package final class WALSyncer: @unchecked Sendable {
     /// One committed group: what to announce once it is durable.
     package struct Group: Sendable {
@@ -43,7 +42,7 @@ package final class WALSyncer: @unchecked Sendable {
     /// flush gather into one group instead of many small commits that each write whole pages.
     private let slots = DispatchSemaphore(value: 0)
     private static let slotCount = 2
-    private let pending = Mutex<(groups: [Group], draining: Bool)>(([], false))
+    private let pending = Locked<(groups: [Group], draining: Bool)>(([], false))
     private var walDescriptor: Int32 = -1
     private var walIdentity: (device: UInt64, inode: UInt64)?
 

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// Entry ids: UUIDs in canonical lowercase text (8-4-4-4-12), as stored in the table.
 package enum LogID {
@@ -98,7 +97,7 @@ private struct V7Clock {
     }
 }
 
-private let v7Clock = Mutex(V7Clock())
+private let v7Clock = Locked(V7Clock())
 
 /// Parses an id field of a request into canonical form.
 ///

@@ -1,3 +1,4 @@
+import OrchLogWire
 import Foundation
 import OrchLogClient
 import OrchLogTestSupport
@@ -13,7 +14,7 @@ import Glibc
 struct CrashCycleTests {
     /// Acknowledged entries and their parents, shared by the workers.
     final class Ledger: Sendable {
-        let acknowledged = Mutex<[UUID: UUID?]>([:])
+        let acknowledged = Locked<[UUID: UUID?]>([:])
         let stop = Atomic<Bool>(false)
         var count: Int { self.acknowledged.withLock { $0.count } }
     }

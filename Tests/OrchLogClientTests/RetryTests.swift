@@ -1,7 +1,7 @@
+import OrchLogWire
 import Foundation
 import OrchLogClient
 import OrchLogTestSupport
-import Synchronization
 import Testing
 
 /// Retries, reconnects and resumable follows, through a fault-injecting proxy and real restarts.
@@ -152,7 +152,7 @@ struct RetryTests {
     func resourceExhaustedRetried() async throws {
         let server = try RestartableServer { $0.maxConcurrentCalls = 1 }
         let attempts = Observed()
-        let onRetry = Mutex<(@Sendable () -> Void)?>(nil)
+        let onRetry = Locked<(@Sendable () -> Void)?>(nil)
         var configuration = OrchLogClient.Configuration.fastTest()
         configuration._attemptObserver = { method, number in
             attempts.record(method, number)

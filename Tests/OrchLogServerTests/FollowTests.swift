@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import OrchLogTestSupport
 import OrchLogWire
 import Testing
@@ -18,7 +17,7 @@ struct FollowTests {
         let id = try follower.start(MethodPath.streamChildren, Orchlog_V1_StreamChildrenRequest.with { $0.parentExecID = parent; $0.follow = true })
         // Appends race the backlog read: from another thread, through several connections.
         let writers = try (0..<4).map { _ in try server.client() }
-        let live = Mutex<[UInt64]>([])
+        let live = Locked<[UInt64]>([])
         DispatchQueue.concurrentPerform(iterations: 4) { w in
             for i in 0..<25 {
                 if let seq = try? writers[w].append(entry(parent: parent, content: "live \(w).\(i)")).seq {

@@ -1,7 +1,6 @@
 import Foundation
 import OrchLogTestSupport
 import OrchLogWire
-import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -36,7 +35,7 @@ struct ProcessTests {
         let directory = TemporaryDirectory()
         let db = directory.file("k.db")
         let server = try OrchlogdProcess(db: db)
-        let acknowledged = Mutex<[String]>([])
+        let acknowledged = Locked<[String]>([])
         let port = server.port
         DispatchQueue.global().asyncAfter(deadline: .now() + 1.0) { server.signal(SIGKILL) }
         DispatchQueue.concurrentPerform(iterations: 8) { worker in

@@ -20,7 +20,7 @@ struct WALSyncerTests {
     @Test("committed groups are announced once each, in commit order, after a successful flush")
     func announcesInOrder() {
         let syncer = WALSyncer(databasePath: self.databaseWithWAL(), flushes: true)
-        let announced = Mutex<[Int]>([])
+        let announced = Locked<[Int]>([])
         let failures = Atomic<Int>(0)
         for index in 0..<500 {
             syncer.reserveSlot()
@@ -38,7 +38,7 @@ struct WALSyncerTests {
     @Test("a flush that cannot happen fails every group it covered with UNAVAILABLE")
     func failedFlush() {
         let syncer = WALSyncer(databasePath: self.directory.file("missing/none.db"), flushes: true)
-        let codes = Mutex<[StatusCode]>([])
+        let codes = Locked<[StatusCode]>([])
         for _ in 0..<3 {
             syncer.submit(WALSyncer.Group(holdsSlot: false) { failure in
                 codes.withLock { $0.append(failure?.code ?? .ok) }

@@ -1,3 +1,4 @@
+import OrchLogWire
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -19,9 +20,20 @@ public final class OrchlogdProcess: @unchecked Sendable {
 
     /// Starts `orchlogd --listen 127.0.0.1:PORT --db PATH ARGS` and, unless told otherwise,
     /// waits for its `listening on` line.
-    public init(db: String, port: UInt16 = 0, arguments: [String] = [], waitForListening: Bool = true) throws {
-        self.process.executableURL = Self.executable
-        self.process.arguments = ["--listen", "127.0.0.1:\(port)", "--db", db] + arguments
+    /// - Parameter asNobody: when the tests run as root, run it as `nobody` (through `setpriv`),
+    ///   so that file modes apply to it: root writes read-only files.
+    public init(
+        db: String, port: UInt16 = 0, arguments: [String] = [], waitForListening: Bool = true, asNobody: Bool = false
+    ) throws {
+        let orchlogdArguments = ["--listen", "127.0.0.1:\(port)", "--db", db] + arguments
+        if asNobody && geteuid() == 0 {
+            self.process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            self.process.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Self.executable.path]
+                + orchlogdArguments
+        } else {
+            self.process.executableURL = Self.executable
+            self.process.arguments = orchlogdArguments
+        }
         let pipe = Pipe()
         self.process.standardError = pipe
         self.process.standardOutput = FileHandle.nullDevice
@@ -107,7 +119,7 @@ public struct StartError: Error, CustomStringConvertible {
 
 /// Text collected from another thread.
 final class TextBuffer: Sendable {
-    let text = Mutex("")
+    let text = Locked("")
     let closed = Atomic<Bool>(false)
     /// Monotonic nanoseconds when `listening on` first arrived; 0 before.
     let listeningAt = Atomic<UInt64>(0)

@@ -48,6 +48,10 @@ package final class Database {
     /// The rowid of the last successful INSERT on this connection.
     package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(self.handle) }
 
+    /// True when SQLite opened the file read-only because it could not open it for writing
+    /// (file mode, read-only filesystem): every write then fails with `SQLITE_READONLY`.
+    package var isReadOnly: Bool { sqlite3_db_readonly(self.handle, "main") == 1 }
+
     /// False while a transaction is open; SQLite may roll one back by itself after some errors.
     package var isAutocommit: Bool { sqlite3_get_autocommit(self.handle) != 0 }
 

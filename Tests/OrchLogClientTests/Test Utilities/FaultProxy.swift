@@ -1,5 +1,5 @@
+import OrchLogWire
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,10 +32,10 @@ final class FaultProxy: Sendable {
 
     let port: UInt16
     private let listener: Int32
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     init(targetPort: UInt16) throws {
-        self.state = Mutex(State(targetPort: targetPort))
+        self.state = Locked(State(targetPort: targetPort))
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))

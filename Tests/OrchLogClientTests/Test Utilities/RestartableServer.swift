@@ -1,3 +1,4 @@
+import OrchLogWire
 import Foundation
 import Logging
 import OrchLogClient
@@ -5,14 +6,13 @@ import OrchLogNet
 import OrchLogServer
 import OrchLogStore
 import OrchLogTestSupport
-import Synchronization
 
 /// An in-process orchlogd on a fixed 127.0.0.1 port and database file that can be stopped
 /// (drained, as on SIGTERM) and started again, as in a server restart.
 final class RestartableServer: Sendable {
     let directory = TemporaryDirectory()
-    private let running = Mutex<(server: OrchLogServer, port: UInt16)?>(nil)
-    private let fixedPort = Mutex<UInt16>(0)
+    private let running = Locked<(server: OrchLogServer, port: UInt16)?>(nil)
+    private let fixedPort = Locked<UInt16>(0)
     private let configure: @Sendable (inout ServerConfiguration) -> Void
 
     init(configure: @escaping @Sendable (inout ServerConfiguration) -> Void = { _ in }) throws {
@@ -76,7 +76,7 @@ extension OrchLogClient.Configuration {
 
 /// Attempts seen by the client's test hook.
 final class Observed: Sendable {
-    private let attempts = Mutex<[(String, Int)]>([])
+    private let attempts = Locked<[(String, Int)]>([])
 
     func record(_ method: String, _ number: Int) { self.attempts.withLock { $0.append((method, number)) } }
 
