@@ -1,5 +1,5 @@
-import OrchLogWire
 import Dispatch
+import OrchLogWire
 
 /// A fixed set of serial queues, about one per core. Each connection lives on one of them for its
 /// whole life, so its state needs no locks.

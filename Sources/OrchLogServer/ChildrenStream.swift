@@ -26,7 +26,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
     private var remaining: UInt32?
     let isFollowing: Bool
     private var source = Source.database(exhausted: false)
-    private var ready: [LogRecord] = []
+    private var ready: [EncodedEntry] = []
     private var readyIndex = 0
     private var fetching = false
     private var subscription: FeedSubscription?
@@ -71,10 +71,10 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
             }
             if self.readyIndex < self.ready.count {
                 guard self.connection.canSend(self.call) else { return }
-                let record = self.ready[self.readyIndex]
+                let entry = self.ready[self.readyIndex]
                 self.readyIndex += 1
-                self.cursor = record.seq
-                self.connection.send(self.call, message: LogEntryMessage(record))
+                self.cursor = entry.seq
+                self.connection.send(self.call, payload: entry.bytes)
                 if let remaining {
                     self.remaining = remaining - 1
                     if remaining == 1 {
@@ -98,10 +98,10 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
             case .feed:
                 guard let subscription else { return }
                 switch subscription.take() {
-                case .records(let records):
+                case .entries(let entries):
                     let cursor = self.cursor
-                    self.ready = records.filter { $0.seq > cursor }
-                    if records.isEmpty { return }
+                    self.ready = entries.filter { $0.seq > cursor }
+                    if entries.isEmpty { return }
                 case .overflowed:
                     self.source = .database(exhausted: false)
                     self.fetchedThrough = self.cursor
@@ -120,7 +120,8 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
             if checkParent, let parentID, try reader.entry(id: parentID) == nil {
                 throw .notFound("parent_exec_id: entry \(parentID) not found")
             }
-            return try reader.children(of: parentID, afterSeq: after, limit: pageSize)
+            // Encoded here, so that the connection's queue only copies bytes.
+            return try reader.children(of: parentID, afterSeq: after, limit: pageSize).map(EncodedEntry.init)
         }, completion: { result in
             queue.async {
                 self.fetching = false

@@ -190,7 +190,12 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     /// Sends one response message of `call`. A message that would not fit in a frame ends the
     /// call with RESOURCE_EXHAUSTED instead: the peer would have to drop the connection for it.
     func send(_ call: ServerCall, message: some SwiftProtobuf.Message) {
-        let payload = message.encodedBytes()
+        self.send(call, payload: message.encodedBytes())
+    }
+
+    /// Sends one response message of `call` that is already encoded (streams encode entries on
+    /// a reader's queue, or once for every follower).
+    func send(_ call: ServerCall, payload: [UInt8]) {
         guard payload.count + Self.messageFrameOverhead <= self.configuration.maxFrameBytes else {
             self.finish(call, RPCStatus(
                 .resourceExhausted,

@@ -10,7 +10,8 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
     private let rootID: String
     private let maxDepth: UInt32
     private var walker: TreeWalker?
-    private var ready: [TreeItem] = []
+    /// Encoded `TreeNode`s read and not sent yet.
+    private var ready: [[UInt8]] = []
     private var readyIndex = 0
     private var fetching = false
     let isFollowing = false
@@ -35,12 +36,9 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
             }
             if self.readyIndex < self.ready.count {
                 guard self.connection.canSend(self.call) else { return }
-                let item = self.ready[self.readyIndex]
+                let node = self.ready[self.readyIndex]
                 self.readyIndex += 1
-                self.connection.send(self.call, message: Orchlog_V1_TreeNode.with {
-                    $0.entry = LogEntryMessage(item.record)
-                    $0.depth = item.depth
-                })
+                self.connection.send(self.call, payload: node)
                 continue
             }
             if self.walker?.isFinished == true && !self.fetching {
@@ -68,17 +66,20 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
                 }
                 walker = TreeWalker(root: root, maxDepth: maxDepth)
             }
-            let items = try walker!.next(limit: pageSize, using: reader)
-            return (walker!, items)
+            // One snapshot per page; encoded here, so that the connection's queue only copies bytes.
+            let nodes = try reader.snapshot { () throws(RPCStatus) in
+                try walker!.next(limit: pageSize, using: reader).map(\.nodeBytes)
+            }
+            return (walker!, nodes)
         }, completion: { result in
             queue.async {
                 self.fetching = false
                 guard self.call.isOpen else { return }
                 switch result {
-                case .success(let (walker, items)):
+                case .success(let (walker, nodes)):
                     self.walker = walker
                     self.ready.removeSubrange(0..<self.readyIndex)
-                    self.ready.append(contentsOf: items)
+                    self.ready.append(contentsOf: nodes)
                     self.readyIndex = 0
                     self.pump()
                 case .failure(let status):

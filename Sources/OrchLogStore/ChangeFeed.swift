@@ -1,6 +1,5 @@
 import OrchLogWire
 
-
 /// Hands committed entries to the followers of their parent.
 ///
 /// The writer publishes after each COMMIT, in seq order. Each subscription buffers what it has
@@ -41,15 +40,17 @@ package final class ChangeFeed: Sendable {
         self.subscriptions.withLock { $0.values.reduce(0) { $0 + $1.count } }
     }
 
-    /// Offers newly committed records (in seq order) to their parents' followers.
+    /// Offers newly committed records (in seq order) to their parents' followers. A record is
+    /// encoded once, however many follow its parent, and not at all if none does.
     func publish(_ records: [LogRecord]) {
-        let targets = self.subscriptions.withLock { all -> [(FeedSubscription, [LogRecord])] in
-            guard !all.isEmpty else { return [] }
-            var byKey: [String: [LogRecord]] = [:]
-            for record in records where all[Self.key(record.parentID)] != nil {
-                byKey[Self.key(record.parentID), default: []].append(record)
-            }
-            return byKey.flatMap { key, group in (all[key] ?? [:]).values.map { ($0, group) } }
+        let followed = self.subscriptions.withLock { all -> [LogRecord] in
+            all.isEmpty ? [] : records.filter { all[Self.key($0.parentID)] != nil }
+        }
+        guard !followed.isEmpty else { return }
+        var byKey: [String: [EncodedEntry]] = [:]
+        for record in followed { byKey[Self.key(record.parentID), default: []].append(EncodedEntry(record)) }
+        let targets = self.subscriptions.withLock { all in
+            byKey.flatMap { key, group in (all[key] ?? [:]).values.map { ($0, group) } }
         }
         for (subscription, group) in targets { subscription.offer(group) }
     }
@@ -69,14 +70,14 @@ package final class ChangeFeed: Sendable {
 package final class FeedSubscription: Sendable {
     /// What a follower takes from its mailbox.
     package enum Delivery: Sendable, Equatable {
-        /// Committed children in seq order (possibly none).
-        case records([LogRecord])
+        /// Committed children in seq order (possibly none), encoded.
+        case entries([EncodedEntry])
         /// The mailbox overflowed and was emptied: read from the database after your cursor.
         case overflowed
     }
 
     private struct Mailbox {
-        var records: [LogRecord] = []
+        var entries: [EncodedEntry] = []
         var bytes = 0
         var overflowed = false
         var signalled = false
@@ -97,16 +98,16 @@ package final class FeedSubscription: Sendable {
         self.onAvailable = onAvailable
     }
 
-    func offer(_ records: [LogRecord]) {
+    func offer(_ entries: [EncodedEntry]) {
         let signal = self.mailbox.withLock { box -> Bool in
             if !box.overflowed {
-                let bytes = records.reduce(0) { $0 + $1.approximateBytes }
-                if box.records.count + records.count > self.maxRecords || box.bytes + bytes > self.maxBytes {
+                let bytes = entries.reduce(0) { $0 + $1.bytes.count }
+                if box.entries.count + entries.count > self.maxRecords || box.bytes + bytes > self.maxBytes {
                     box.overflowed = true
-                    box.records = []
+                    box.entries = []
                     box.bytes = 0
                 } else {
-                    box.records += records
+                    box.entries += entries
                     box.bytes += bytes
                 }
             }
@@ -120,7 +121,7 @@ package final class FeedSubscription: Sendable {
     func invalidate() {
         let signal = self.mailbox.withLock { box -> Bool in
             box.overflowed = true
-            box.records = []
+            box.entries = []
             box.bytes = 0
             defer { box.signalled = true }
             return !box.signalled
@@ -133,11 +134,11 @@ package final class FeedSubscription: Sendable {
         self.mailbox.withLock { box in
             box.signalled = false
             defer {
-                box.records = []
+                box.entries = []
                 box.bytes = 0
                 box.overflowed = false
             }
-            return box.overflowed ? .overflowed : .records(box.records)
+            return box.overflowed ? .overflowed : .entries(box.entries)
         }
     }
 }

@@ -62,3 +62,50 @@ extension LogEntryMessage {
         self.seq = record.seq
     }
 }
+
+extension LogRecord {
+    /// The record as a `LogEntry` in protobuf's wire format: byte for byte what SwiftProtobuf
+    /// writes for `LogEntryMessage(record)` (fields in number order, NULL columns absent), without
+    /// building the message. Streams send these bytes as they are.
+    package var entryBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(self.entryByteCount)
+        self.appendEntry(to: &bytes)
+        return bytes
+    }
+
+    /// How many bytes `appendEntry` writes.
+    package var entryByteCount: Int {
+        var count = WireFormat.bytesFieldSize(self.id.utf8.count) + WireFormat.bytesFieldSize(self.content.utf8.count)
+            + 1 + WireFormat.varintSize(self.seq)
+        if let category { count += WireFormat.bytesFieldSize(category.utf8.count) }
+        if let parentID { count += WireFormat.bytesFieldSize(parentID.utf8.count) }
+        if let siblingOrder { count += 1 + WireFormat.varintSize(UInt64(bitPattern: siblingOrder)) }
+        if let elaboration { count += WireFormat.bytesFieldSize(elaboration.utf8.count) }
+        return count
+    }
+
+    /// Appends the `LogEntry` encoding (`entryBytes`) to `buffer`.
+    package func appendEntry(to buffer: inout [UInt8]) {
+        WireFormat.appendStringField(0x0A, self.id, to: &buffer)  // 1: orchestration_session_log_id
+        if let category { WireFormat.appendStringField(0x12, category, to: &buffer) }  // 2
+        if let parentID { WireFormat.appendStringField(0x1A, parentID, to: &buffer) }  // 3: parent_exec_id
+        WireFormat.appendStringField(0x22, self.content, to: &buffer)  // 4
+        if let siblingOrder { WireFormat.appendVarintField(0x28, UInt64(bitPattern: siblingOrder), to: &buffer) }  // 5
+        if let elaboration { WireFormat.appendStringField(0x32, elaboration, to: &buffer) }  // 6
+        WireFormat.appendVarintField(0x38, self.seq, to: &buffer)  // 7: seq
+    }
+}
+
+/// A stored entry as streams send it: its seq (a stream's cursor) and its `LogEntry` bytes,
+/// encoded once: on the reader's queue for database pages, and for all followers at once for
+/// live children.
+package struct EncodedEntry: Sendable, Equatable {
+    package let seq: UInt64
+    package let bytes: [UInt8]
+
+    package init(_ record: LogRecord) {
+        self.seq = record.seq
+        self.bytes = record.entryBytes
+    }
+}

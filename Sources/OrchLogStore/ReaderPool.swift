@@ -1,5 +1,3 @@
-import OrchLogWire
-
 import Dispatch
 import OrchLogWire
 

@@ -64,6 +64,53 @@ package struct StoreReader {
         return page
     }
 
+    /// Which of `ids` have at least one child, by one query per up to 128 ids: a tree walk asks
+    /// this once per page of siblings instead of querying every leaf for children.
+    package func idsWithChildren(_ ids: [String]) throws(RPCStatus) -> Set<String> {
+        var found: Set<String> = []
+        var start = 0
+        do {
+            while start < ids.count {
+                let width = Self.probeWidths.first { $0 >= ids.count - start } ?? Self.probeWidths[Self.probeWidths.count - 1]
+                let statement = try self.db.statement(Self.probeSQL[width]!)
+                defer { statement.reset() }
+                // Unbound parameters are NULL, which matches no parent.
+                for (offset, id) in ids[start..<min(ids.count, start + width)].enumerated() {
+                    statement.bind(Int32(offset + 1), id)
+                }
+                while try statement.step() {
+                    if let id = statement.text(0) { found.insert(id) }
+                }
+                start += width
+            }
+        } catch {
+            throw error.status
+        }
+        return found
+    }
+
+    /// Statement widths for `idsWithChildren`: few cached statements, little NULL padding.
+    private static let probeWidths = [4, 16, 64, 128]
+    private static let probeSQL: [Int: String] = Dictionary(uniqueKeysWithValues: probeWidths.map { width in
+        (width, """
+            WITH ids(id) AS (VALUES \((1...width).map { "(?\($0))" }.joined(separator: ", ")))
+            SELECT id FROM ids
+            WHERE EXISTS (SELECT 1 FROM "orchestration_session_log" WHERE "parent_exec_id" = ids.id)
+            """)
+    })
+
+    /// Runs `body` in one read transaction: its queries see one snapshot, and SQLite takes its
+    /// file locks once rather than once per query.
+    package func snapshot<T>(_ body: () throws(RPCStatus) -> T) throws(RPCStatus) -> T {
+        do {
+            try self.db.statement("BEGIN").run()
+        } catch {
+            throw error.status
+        }
+        defer { try? self.db.statement("COMMIT").run() }
+        return try body()
+    }
+
     /// The number of rows in the table.
     package func count() throws(RPCStatus) -> UInt64 {
         do {

@@ -4,6 +4,24 @@ import OrchLogWire
 package struct TreeItem: Sendable, Equatable {
     package var record: LogRecord
     package var depth: UInt32
+
+    package init(record: LogRecord, depth: UInt32) {
+        self.record = record
+        self.depth = depth
+    }
+
+    /// The node as a `TreeNode` in protobuf's wire format, byte for byte what SwiftProtobuf
+    /// writes for `TreeNode { entry, depth }`.
+    package var nodeBytes: [UInt8] {
+        let entryCount = self.record.entryByteCount
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(WireFormat.bytesFieldSize(entryCount) + 1 + WireFormat.varintSize(UInt64(self.depth)))
+        bytes.append(0x0A)  // 1: entry
+        WireFormat.appendVarint(UInt64(entryCount), to: &bytes)
+        self.record.appendEntry(to: &bytes)
+        WireFormat.appendVarintField(0x10, UInt64(self.depth), to: &bytes)  // 2: depth
+        return bytes
+    }
 }
 
 /// Depth-first preorder over a subtree, produced a page at a time so that a stream can stop
@@ -15,6 +33,9 @@ package struct TreeWalker: Sendable {
         var parentID: String
         var depth: UInt32
         var page: [LogRecord] = []
+        /// The ids in `page` that have children (only asked when this level's nodes may be
+        /// descended into).
+        var withChildren: Set<String> = []
         var next = 0
         var exhausted = false
     }
@@ -54,13 +75,17 @@ package struct TreeWalker: Sendable {
                 if child.id == self.root.id { continue }
                 let depth = self.stack[top].depth
                 out.append(TreeItem(record: child, depth: depth))
-                self.descend(into: child, depth: depth)
+                if self.stack[top].withChildren.contains(child.id) {
+                    self.descend(into: child, depth: depth)
+                }
             } else if self.stack[top].exhausted {
                 self.stack.removeLast()
             } else {
                 let level = self.stack[top]
                 let page = try reader.treeChildren(of: level.parentID, after: level.page.last, limit: self.pageSize)
                 self.stack[top].page = page
+                self.stack[top].withChildren = self.mayDescend(below: level.depth)
+                    ? try reader.idsWithChildren(page.map(\.id)) : []
                 self.stack[top].next = 0
                 self.stack[top].exhausted = page.count < self.pageSize
             }
@@ -69,8 +94,12 @@ package struct TreeWalker: Sendable {
     }
 
     private mutating func descend(into node: LogRecord, depth: UInt32) {
-        if self.maxDepth == 0 || depth < self.maxDepth {
+        if self.mayDescend(below: depth) {
             self.stack.append(Level(parentID: node.id, depth: depth + 1))
         }
+    }
+
+    private func mayDescend(below depth: UInt32) -> Bool {
+        self.maxDepth == 0 || depth < self.maxDepth
     }
 }

@@ -41,24 +41,20 @@ extension FrameEncoder {
         callID: UInt32, method: String, request: [UInt8], initialCredit: UInt32 = 0, into buffer: inout [UInt8]
     ) {
         // CallStart { 1: method, 4: initial_credit if set, 5: request }
-        let method = method.utf8
-        let credit = initialCredit > 0 ? 1 + varintSize(UInt64(initialCredit)) : 0
-        let inner = bytesFieldSize(method.count) + credit + bytesFieldSize(request.count)
+        let credit = initialCredit > 0 ? 1 + WireFormat.varintSize(UInt64(initialCredit)) : 0
+        let inner = WireFormat.bytesFieldSize(method.utf8.count) + credit + WireFormat.bytesFieldSize(request.count)
         appendFrame(callID: callID, kindTag: 0x22, innerLength: inner, into: &buffer) { buffer in
-            appendBytesField(0x0A, method, to: &buffer)
-            if initialCredit > 0 {
-                buffer.append(0x20)
-                appendVarint(UInt64(initialCredit), to: &buffer)
-            }
-            appendBytesField(0x2A, request, to: &buffer)
+            WireFormat.appendStringField(0x0A, method, to: &buffer)
+            if initialCredit > 0 { WireFormat.appendVarintField(0x20, UInt64(initialCredit), to: &buffer) }
+            WireFormat.appendBytesField(0x2A, request, to: &buffer)
         }
     }
 
     /// Appends a `message` frame of `callID` carrying `payload`.
     package static func encodeMessage(callID: UInt32, payload: [UInt8], into buffer: inout [UInt8]) {
         // CallMessage { 1: payload }
-        appendFrame(callID: callID, kindTag: 0x2A, innerLength: bytesFieldSize(payload.count), into: &buffer) { buffer in
-            appendBytesField(0x0A, payload, to: &buffer)
+        appendFrame(callID: callID, kindTag: 0x2A, innerLength: WireFormat.bytesFieldSize(payload.count), into: &buffer) { buffer in
+            WireFormat.appendBytesField(0x0A, payload, to: &buffer)
         }
     }
 
@@ -77,12 +73,11 @@ extension FrameEncoder {
         }
         // CallEnd { 1: code, 2: message if not empty }
         let code = UInt64(bitPattern: Int64(status.code.rawValue))
-        let message = status.message.utf8
-        let inner = 1 + varintSize(code) + (message.isEmpty ? 0 : bytesFieldSize(message.count))
+        let message = status.message
+        let inner = 1 + WireFormat.varintSize(code) + (message.isEmpty ? 0 : WireFormat.bytesFieldSize(message.utf8.count))
         appendFrame(callID: callID, kindTag: 0x42, innerLength: inner, into: &buffer) { buffer in
-            buffer.append(0x08)
-            appendVarint(code, to: &buffer)
-            if !message.isEmpty { appendBytesField(0x12, message, to: &buffer) }
+            WireFormat.appendVarintField(0x08, code, to: &buffer)
+            if !message.isEmpty { WireFormat.appendStringField(0x12, message, to: &buffer) }
         }
     }
 
@@ -93,25 +88,13 @@ extension FrameEncoder {
         callID: UInt32, kindTag: UInt8, innerLength: Int, into buffer: inout [UInt8],
         _ writeInner: (inout [UInt8]) -> Void
     ) {
-        let length = 1 + varintSize(UInt64(callID)) + 1 + varintSize(UInt64(innerLength)) + innerLength
+        let length = 1 + WireFormat.varintSize(UInt64(callID)) + 1 + WireFormat.varintSize(UInt64(innerLength)) + innerLength
         buffer.reserveCapacity(buffer.count + ProtocolConstants.lengthPrefixBytes + length)
         appendLengthPrefix(length, to: &buffer)
-        buffer.append(0x08)  // field 1 (call_id), varint
-        appendVarint(UInt64(callID), to: &buffer)
+        WireFormat.appendVarintField(0x08, UInt64(callID), to: &buffer)  // field 1: call_id
         buffer.append(kindTag)
-        appendVarint(UInt64(innerLength), to: &buffer)
+        WireFormat.appendVarint(UInt64(innerLength), to: &buffer)
         writeInner(&buffer)
-    }
-
-    /// A length-delimited field: its tag byte, the length, the bytes.
-    private static func appendBytesField(_ tag: UInt8, _ bytes: some Collection<UInt8>, to buffer: inout [UInt8]) {
-        buffer.append(tag)
-        appendVarint(UInt64(bytes.count), to: &buffer)
-        buffer.append(contentsOf: bytes)
-    }
-
-    private static func bytesFieldSize(_ count: Int) -> Int {
-        1 + varintSize(UInt64(count)) + count
     }
 
     fileprivate static func appendLengthPrefix(_ length: Int, to buffer: inout [UInt8]) {
@@ -120,24 +103,5 @@ extension FrameEncoder {
         buffer.append(UInt8(truncatingIfNeeded: length >> 16))
         buffer.append(UInt8(truncatingIfNeeded: length >> 8))
         buffer.append(UInt8(truncatingIfNeeded: length))
-    }
-
-    private static func varintSize(_ value: UInt64) -> Int {
-        var value = value
-        var size = 1
-        while value >= 0x80 {
-            value >>= 7
-            size += 1
-        }
-        return size
-    }
-
-    private static func appendVarint(_ value: UInt64, to buffer: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            buffer.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        buffer.append(UInt8(value))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OrchLogTestSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,6 +4,7 @@ import Logging
 import OrchLogNet
 import OrchLogServer
 import OrchLogStore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import OrchLogServer
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,9 +1,10 @@
-import OrchLogWire
 import Foundation
 import OrchLogClient
 import OrchLogTestSupport
+import OrchLogWire
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,7 +1,7 @@
-import OrchLogWire
 import Foundation
 import OrchLogClient
 import OrchLogTestSupport
+import OrchLogWire
 import Testing
 
 /// Retries, reconnects and resumable follows, through a fault-injecting proxy and real restarts.

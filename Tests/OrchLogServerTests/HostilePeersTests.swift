@@ -3,6 +3,7 @@ import OrchLogTestSupport
 import OrchLogWire
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -14,18 +14,19 @@ struct ChangeFeedTests {
         let parent = try #require(await store.append(content: "p").value).record.id
         let signals = Atomic<Int>(0)
         let subscription = store.feed.subscribe(parentID: parent) { signals.add(1, ordering: .relaxed) }
-        var expected: [UInt64] = []
+        var expected: [LogRecord] = []
         for i in 0..<5 {
-            expected.append(try #require(await store.append(parent: parent, content: "\(i)").value).record.seq)
+            expected.append(try #require(await store.append(parent: parent, content: "\(i)").value).record)
             _ = await store.append(content: "unrelated root")
         }
-        guard case .records(let records) = subscription.take() else {
-            Issue.record("expected records")
+        guard case .entries(let entries) = subscription.take() else {
+            Issue.record("expected entries")
             return
         }
-        #expect(records.map(\.seq) == expected)
+        #expect(entries == expected.map(EncodedEntry.init))
+        #expect(entries.map(\.bytes) == expected.map { LogEntryMessage($0).encodedBytes() })
         #expect(signals.load(ordering: .relaxed) >= 1)
-        #expect(subscription.take() == .records([]))
+        #expect(subscription.take() == .entries([]))
         store.feed.unsubscribe(subscription)
         #expect(store.feed.subscriberCount == 0)
     }
@@ -38,10 +39,10 @@ struct ChangeFeedTests {
         #expect(subscription.take() == .overflowed)
         // After an overflow the mailbox starts empty and fills again.
         _ = await store.append(content: "after")
-        guard case .records(let records) = subscription.take() else {
-            Issue.record("expected records")
+        guard case .entries(let entries) = subscription.take() else {
+            Issue.record("expected entries")
             return
         }
-        #expect(records.map(\.content) == ["after"])
+        #expect(try entries.map { try LogEntryMessage(serializedBytes: $0.bytes).content } == ["after"])
     }
 }

@@ -1,6 +1,7 @@
-import OrchLogWire
 import Foundation
+import OrchLogWire
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif

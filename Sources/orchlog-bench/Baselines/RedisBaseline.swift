@@ -1,5 +1,6 @@
 import Foundation
 import OrchLogNet
+
 #if canImport(Glibc)
 import Glibc
 #endif

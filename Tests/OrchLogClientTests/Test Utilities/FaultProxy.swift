@@ -1,5 +1,6 @@
-import OrchLogWire
 import Foundation
+import OrchLogWire
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,3 @@
-import OrchLogWire
 import Foundation
 import Logging
 import OrchLogClient
@@ -6,6 +5,7 @@ import OrchLogNet
 import OrchLogServer
 import OrchLogStore
 import OrchLogTestSupport
+import OrchLogWire
 
 /// An in-process orchlogd on a fixed 127.0.0.1 port and database file that can be stopped
 /// (drained, as on SIGTERM) and started again, as in a server restart.

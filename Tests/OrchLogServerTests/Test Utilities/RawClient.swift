@@ -1,6 +1,7 @@
 import Foundation
 import OrchLogWire
 import SwiftProtobuf
+
 #if canImport(Glibc)
 import Glibc
 #endif

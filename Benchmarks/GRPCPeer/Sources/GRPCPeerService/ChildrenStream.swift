@@ -22,7 +22,7 @@ enum ChildrenStream {
     /// parent is a plain rejection, before any response headers), then streams.
     static func response(
         to request: Orchlog_V1_StreamChildrenRequest, service: OrchLogGRPCService, context: ServerContext
-    ) async throws(RPCError) -> StreamingServerResponse<LogEntryMessage> {
+    ) async throws(RPCError) -> StreamingServerResponse<[UInt8]> {
         let parentID: String? = request.hasParentExecID
             ? try mapped { () throws(RPCStatus) in try canonicalID(request.parentExecID, field: "parent_exec_id") }
             : nil
@@ -34,7 +34,7 @@ enum ChildrenStream {
             if let parentID, try reader.entry(id: parentID) == nil {
                 throw .notFound("parent_exec_id: entry \(parentID) not found")
             }
-            return try reader.children(of: parentID, afterSeq: afterSeq, limit: pageSize)
+            return try reader.children(of: parentID, afterSeq: afterSeq, limit: pageSize).map(EncodedEntry.init)
         }
         let limit = request.limit == 0 ? nil : Int(request.limit)
 
@@ -53,7 +53,7 @@ enum ChildrenStream {
                     ready = []
                     if let left = remaining, batch.count >= left { batch.removeLast(batch.count - left) }
                     if let last = batch.last {
-                        try await writer.write(contentsOf: batch.map(LogEntryMessage.init))
+                        try await writer.write(contentsOf: batch.map(\.bytes))
                         cursor = last.seq
                         if let left = remaining {
                             remaining = left - batch.count
@@ -64,7 +64,7 @@ enum ChildrenStream {
                     case .database(exhausted: false):
                         let after = cursor
                         ready = try await store.read { reader throws(RPCStatus) in
-                            try reader.children(of: parentID, afterSeq: after, limit: pageSize)
+                            try reader.children(of: parentID, afterSeq: after, limit: pageSize).map(EncodedEntry.init)
                         }
                         source = .database(exhausted: ready.count < pageSize)
                     case .database(exhausted: true):
@@ -73,11 +73,11 @@ enum ChildrenStream {
                     case .feed:
                         guard let follower else { return }
                         switch follower.subscription.take() {
-                        case .records(let records):
-                            if records.isEmpty {
+                        case .entries(let entries):
+                            if entries.isEmpty {
                                 await follower.wakeUp.wait()
                             } else {
-                                ready = records
+                                ready = entries
                             }
                         case .overflowed:
                             source = .database(exhausted: false)

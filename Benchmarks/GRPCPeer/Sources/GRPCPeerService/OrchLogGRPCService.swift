@@ -34,7 +34,7 @@ package struct OrchLogGRPCService: RegistrableRPCService {
         router.registerHandler(
             forMethod: OrchLogMethods.StreamChildren.descriptor,
             deserializer: SizedDeserializer<OrchLogMethods.StreamChildren.Input>(),
-            serializer: ProtobufSerializer<OrchLogMethods.StreamChildren.Output>()
+            serializer: EncodedSerializer()
         ) { request, context in
             try self.refuseWhileDraining()
             let request = try await ServerRequest(stream: request).message.message

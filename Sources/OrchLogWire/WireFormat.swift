@@ -1,0 +1,44 @@
+/// The few pieces of protobuf's wire format that orchlog writes by hand, where building a message
+/// first would cost more than the bytes: varints and length-delimited fields. `FrameEncoder`
+/// writes frames with them and the store writes stored entries (`LogRecord.appendEntry`).
+package enum WireFormat {
+    /// Bytes a varint of `value` takes.
+    package static func varintSize(_ value: UInt64) -> Int {
+        (64 - (value | 1).leadingZeroBitCount + 6) / 7
+    }
+
+    package static func appendVarint(_ value: UInt64, to buffer: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            buffer.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        buffer.append(UInt8(value))
+    }
+
+    /// Bytes a length-delimited field of `count` bytes takes (one-byte tag).
+    package static func bytesFieldSize(_ count: Int) -> Int {
+        1 + varintSize(UInt64(count)) + count
+    }
+
+    /// A length-delimited field: its tag byte, the length, the bytes.
+    package static func appendBytesField(_ tag: UInt8, _ bytes: [UInt8], to buffer: inout [UInt8]) {
+        buffer.append(tag)
+        appendVarint(UInt64(bytes.count), to: &buffer)
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// A string field: its tag byte, the UTF-8 length, the UTF-8 bytes.
+    package static func appendStringField(_ tag: UInt8, _ string: String, to buffer: inout [UInt8]) {
+        let utf8 = string.utf8
+        buffer.append(tag)
+        appendVarint(UInt64(utf8.count), to: &buffer)
+        buffer.append(contentsOf: utf8)
+    }
+
+    /// A varint field: its tag byte and the value.
+    package static func appendVarintField(_ tag: UInt8, _ value: UInt64, to buffer: inout [UInt8]) {
+        buffer.append(tag)
+        appendVarint(value, to: &buffer)
+    }
+}
