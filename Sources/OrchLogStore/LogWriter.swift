@@ -275,10 +275,7 @@ final class LogWriter: @unchecked Sendable {
         }
         let order = try entry.siblingOrder ?? self.nextSiblingOrder(parent: entry.parentID, fieldPath: entry.fieldPath)
 
-        let insert = try self.db.statement("""
-            INSERT INTO "orchestration_session_log" (\(Schema.columns.map { "\"\($0)\"" }.joined(separator: ", ")))
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-            """)
+        let insert = try self.db.statement(Schema.insertRow)
         insert.bind(1, entry.id)
         insert.bind(2, entry.category)
         insert.bind(3, entry.parentID)
@@ -301,9 +298,7 @@ final class LogWriter: @unchecked Sendable {
     }
 
     private func record(id: String) throws -> LogRecord? {
-        let statement = try self.db.statement(
-            "SELECT \(Schema.selectColumns) FROM \"orchestration_session_log\" WHERE \"orchestration_session_log_id\" = ?1"
-        )
+        let statement = try self.db.statement(Schema.selectByID)
         defer { statement.reset() }
         statement.bind(1, id)
         return try statement.step() ? LogRecord(row: statement) : nil

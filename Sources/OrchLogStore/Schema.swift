@@ -34,4 +34,30 @@ package enum Schema {
     static let selectColumns = """
         "orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration", rowid
         """
+
+    /// Statements whose text is built from the column lists, built once: the writer and the
+    /// readers look statements up by their text on every call.
+    static let insertRow = """
+        INSERT INTO "orchestration_session_log" (\(columns.map { "\"\($0)\"" }.joined(separator: ", ")))
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        """
+    static let selectByID = """
+        SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "orchestration_session_log_id" = ?1
+        """
+    static let selectChildrenAfterSeq = """
+        SELECT \(selectColumns) FROM "orchestration_session_log"
+        WHERE "parent_exec_id" IS ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3
+        """
+    static let selectTreeChildrenFirst = """
+        SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "parent_exec_id" = ?1
+        ORDER BY "sibling_order" IS NULL, "sibling_order", rowid LIMIT ?2
+        """
+    static let selectTreeChildrenOrderedAfter = """
+        SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 0
+        AND ("sibling_order", rowid) > (?2, ?3) ORDER BY "sibling_order", rowid LIMIT ?4
+        """
+    static let selectTreeChildrenUnorderedAfter = """
+        SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 1
+        AND rowid > ?2 ORDER BY rowid LIMIT ?3
+        """
 }

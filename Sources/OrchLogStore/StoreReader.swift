@@ -7,18 +7,12 @@ package struct StoreReader {
 
     /// The entry with this canonical id, or `nil`.
     package func entry(id: String) throws(RPCStatus) -> LogRecord? {
-        try self.query(
-            "SELECT \(Schema.selectColumns) FROM \"orchestration_session_log\" WHERE \"orchestration_session_log_id\" = ?1",
-            limit: 1
-        ) { $0.bind(1, id) }.first
+        try self.query(Schema.selectByID, limit: 1) { $0.bind(1, id) }.first
     }
 
     /// Children of `parent` (`nil`: the roots) with seq > `afterSeq`, in seq order.
     package func children(of parent: String?, afterSeq: UInt64, limit: Int) throws(RPCStatus) -> [LogRecord] {
-        try self.query("""
-            SELECT \(Schema.selectColumns) FROM "orchestration_session_log"
-            WHERE "parent_exec_id" IS ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3
-            """, limit: limit) {
+        try self.query(Schema.selectChildrenAfterSeq, limit: limit) {
             $0.bind(1, parent)
             $0.bind(2, Int64(clamping: afterSeq))
             $0.bind(3, Int64(limit))
@@ -28,22 +22,15 @@ package struct StoreReader {
     /// The next page of `parent`'s children in tree order: sibling_order ascending with NULLs
     /// last, then seq. `after` is the last child of the previous page (nil: first page).
     package func treeChildren(of parent: String, after: LogRecord?, limit: Int) throws(RPCStatus) -> [LogRecord] {
-        let select = "SELECT \(Schema.selectColumns) FROM \"orchestration_session_log\""
         guard let after else {
-            return try self.query("""
-                \(select) WHERE "parent_exec_id" = ?1
-                ORDER BY "sibling_order" IS NULL, "sibling_order", rowid LIMIT ?2
-                """, limit: limit) {
+            return try self.query(Schema.selectTreeChildrenFirst, limit: limit) {
                 $0.bind(1, parent)
                 $0.bind(2, Int64(limit))
             }
         }
         var page: [LogRecord] = []
         if let order = after.siblingOrder {
-            page = try self.query("""
-                \(select) WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 0
-                AND ("sibling_order", rowid) > (?2, ?3) ORDER BY "sibling_order", rowid LIMIT ?4
-                """, limit: limit) {
+            page = try self.query(Schema.selectTreeChildrenOrderedAfter, limit: limit) {
                 $0.bind(1, parent)
                 $0.bind(2, order)
                 $0.bind(3, Int64(clamping: after.seq))
@@ -53,10 +40,7 @@ package struct StoreReader {
         }
         // The NULL-order children, after the ordered ones (or after the last NULL one seen).
         let afterNullSeq = after.siblingOrder == nil ? Int64(clamping: after.seq) : 0
-        page += try self.query("""
-            \(select) WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 1 AND rowid > ?2
-            ORDER BY rowid LIMIT ?3
-            """, limit: limit - page.count) {
+        page += try self.query(Schema.selectTreeChildrenUnorderedAfter, limit: limit - page.count) {
             $0.bind(1, parent)
             $0.bind(2, afterNullSeq)
             $0.bind(3, Int64(limit - page.count))

@@ -3,7 +3,7 @@ import OrchLogWire
 import SwiftProtobuf
 
 /// A received frame's payload, looked at only as far as the load generator needs: its call id,
-/// which kind it is and, for an `end`, the status code. Decoding it whole (`decode()`) is left to
+/// which kind it is, a `message`'s payload and, for an `end`, the status code. Decoding it whole (`decode()`) is left to
 /// the scenarios that need the content, so that a closed loop of small calls measures the
 /// server rather than the client's protobuf decoding. Valid only inside the callback.
 struct RawFrame {
@@ -13,6 +13,8 @@ struct RawFrame {
     private(set) var kind = 0
     /// For an `end`: its code (0 is OK).
     private(set) var endCode = 0
+    /// For a `message`: its payload, found without decoding the frame (no copy).
+    private(set) var messagePayload = UnsafeRawBufferPointer(start: nil, count: 0)
 
     static let helloAck = 3, message = 5, end = 8, goaway = 11
 
@@ -26,6 +28,13 @@ struct RawFrame {
             case (_, 2):
                 let body = try reader.lengthDelimited()
                 self.kind = Int(field)
+                if field == 5 {
+                    var message = Reader(body)
+                    while let (messageField, messageType) = try message.tag() {
+                        if messageField == 1 && messageType == 2 { self.messagePayload = try message.lengthDelimited() }
+                        else { try message.skip(messageType) }
+                    }
+                }
                 if field == 8 {
                     var end = Reader(body)
                     while let (endField, endType) = try end.tag() {

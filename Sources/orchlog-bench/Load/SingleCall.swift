@@ -17,10 +17,11 @@ extension LoadConnection {
         try LoadLoop(connections: [self]).run(
             onFrame: { _, raw, now in
                 guard raw.callID == callID, raw.kind == RawFrame.message || raw.kind == RawFrame.end else { return }
-                switch try raw.decode().kind {
-                case .message(let message): try onMessage(message.payload, now)
-                case .end(let end): ending = end
-                default: break
+                if raw.kind == RawFrame.message {
+                    // A client decodes each message; the frame around it needs no protobuf decoder.
+                    try onMessage(Data(raw.messagePayload), now)
+                } else if case .end(let end) = try raw.decode().kind {
+                    ending = end
                 }
             },
             isDone: { ending != nil }

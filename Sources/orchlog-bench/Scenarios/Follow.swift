@@ -48,23 +48,25 @@ extension Bench {
         try loop.run(
             waitMillis: 1,
             onFrame: { connection, raw, now in
-                let frame = try raw.decode()
-                switch frame.kind {
-                case .message(let message) where connection.index == 0:
-                    let response = try Orchlog_V1_AppendLogResponse(serializedBytes: message.payload)
-                    acknowledged[response.entry.seq] = now
-                case .message(let message):
-                    let entry = try Orchlog_V1_LogEntry(serializedBytes: message.payload)
-                    received[connection.index].append((entry.seq, now))
-                case .end(let end) where connection.index == 0:
-                    guard let started = appendSent.removeValue(forKey: frame.callID) else { return }
+                // Messages are decoded from their payload; the frame around them needs no decoder.
+                if raw.kind == RawFrame.message {
+                    if connection.index == 0 {
+                        let response = try Orchlog_V1_AppendLogResponse(serializedBytes: Data(raw.messagePayload))
+                        acknowledged[response.entry.seq] = now
+                    } else {
+                        let entry = try Orchlog_V1_LogEntry(serializedBytes: Data(raw.messagePayload))
+                        received[connection.index].append((entry.seq, now))
+                    }
+                    return
+                }
+                guard raw.kind == RawFrame.end, case .end(let end) = try raw.decode().kind else { return }
+                if connection.index == 0 {
+                    guard let started = appendSent.removeValue(forKey: raw.callID) else { return }
                     answered += 1
                     if end.code != .ok { failures.append("AppendLog: \(end.code) \(end.message)") }
                     if answered > 1 { appendLatencies.record(now - started) }
-                case .end(let end):
+                } else {
                     failures.append("follower \(connection.index) ended: \(end.code) \(end.message)")
-                default:
-                    break
                 }
             },
             onTurn: { now in
