@@ -48,16 +48,23 @@ package enum Schema {
         SELECT \(selectColumns) FROM "orchestration_session_log"
         WHERE "parent_exec_id" IS ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3
         """
+    /// A parent's children in tree order, each with whether it has children itself (one more
+    /// probe of the parent index per row, instead of a query per leaf).
+    private static let selectTreeChildren = """
+        SELECT \(selectColumns), EXISTS (
+            SELECT 1 FROM "orchestration_session_log" AS c WHERE c."parent_exec_id" = t."orchestration_session_log_id"
+        ) FROM "orchestration_session_log" AS t
+        """
     static let selectTreeChildrenFirst = """
-        SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "parent_exec_id" = ?1
+        \(selectTreeChildren) WHERE "parent_exec_id" = ?1
         ORDER BY "sibling_order" IS NULL, "sibling_order", rowid LIMIT ?2
         """
     static let selectTreeChildrenOrderedAfter = """
-        SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 0
+        \(selectTreeChildren) WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 0
         AND ("sibling_order", rowid) > (?2, ?3) ORDER BY "sibling_order", rowid LIMIT ?4
         """
     static let selectTreeChildrenUnorderedAfter = """
-        SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 1
+        \(selectTreeChildren) WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 1
         AND rowid > ?2 ORDER BY rowid LIMIT ?3
         """
 }

@@ -21,16 +21,16 @@ package struct StoreReader {
 
     /// The next page of `parent`'s children in tree order: sibling_order ascending with NULLs
     /// last, then seq. `after` is the last child of the previous page (nil: first page).
-    package func treeChildren(of parent: String, after: LogRecord?, limit: Int) throws(RPCStatus) -> [LogRecord] {
+    package func treeChildren(of parent: String, after: LogRecord?, limit: Int) throws(RPCStatus) -> [TreeChild] {
         guard let after else {
-            return try self.query(Schema.selectTreeChildrenFirst, limit: limit) {
+            return try self.query(Schema.selectTreeChildrenFirst, limit: limit, row: TreeChild.init) {
                 $0.bind(1, parent)
                 $0.bind(2, Int64(limit))
             }
         }
-        var page: [LogRecord] = []
+        var page: [TreeChild] = []
         if let order = after.siblingOrder {
-            page = try self.query(Schema.selectTreeChildrenOrderedAfter, limit: limit) {
+            page = try self.query(Schema.selectTreeChildrenOrderedAfter, limit: limit, row: TreeChild.init) {
                 $0.bind(1, parent)
                 $0.bind(2, order)
                 $0.bind(3, Int64(clamping: after.seq))
@@ -40,48 +40,13 @@ package struct StoreReader {
         }
         // The NULL-order children, after the ordered ones (or after the last NULL one seen).
         let afterNullSeq = after.siblingOrder == nil ? Int64(clamping: after.seq) : 0
-        page += try self.query(Schema.selectTreeChildrenUnorderedAfter, limit: limit - page.count) {
+        page += try self.query(Schema.selectTreeChildrenUnorderedAfter, limit: limit - page.count, row: TreeChild.init) {
             $0.bind(1, parent)
             $0.bind(2, afterNullSeq)
             $0.bind(3, Int64(limit - page.count))
         }
         return page
     }
-
-    /// Which of `ids` have at least one child, by one query per up to 128 ids: a tree walk asks
-    /// this once per page of siblings instead of querying every leaf for children.
-    package func idsWithChildren(_ ids: [String]) throws(RPCStatus) -> Set<String> {
-        var found: Set<String> = []
-        var start = 0
-        do {
-            while start < ids.count {
-                let width = Self.probeWidths.first { $0 >= ids.count - start } ?? Self.probeWidths[Self.probeWidths.count - 1]
-                let statement = try self.db.statement(Self.probeSQL[width]!)
-                defer { statement.reset() }
-                // Unbound parameters are NULL, which matches no parent.
-                for (offset, id) in ids[start..<min(ids.count, start + width)].enumerated() {
-                    statement.bind(Int32(offset + 1), id)
-                }
-                while try statement.step() {
-                    if let id = statement.text(0) { found.insert(id) }
-                }
-                start += width
-            }
-        } catch {
-            throw error.status
-        }
-        return found
-    }
-
-    /// Statement widths for `idsWithChildren`: few cached statements, little NULL padding.
-    private static let probeWidths = [4, 16, 64, 128]
-    private static let probeSQL: [Int: String] = Dictionary(uniqueKeysWithValues: probeWidths.map { width in
-        (width, """
-            WITH ids(id) AS (VALUES \((1...width).map { "(?\($0))" }.joined(separator: ", ")))
-            SELECT id FROM ids
-            WHERE EXISTS (SELECT 1 FROM "orchestration_session_log" WHERE "parent_exec_id" = ids.id)
-            """)
-    })
 
     /// Runs `body` in one read transaction: its queries see one snapshot, and SQLite takes its
     /// file locks once rather than once per query.
@@ -106,17 +71,17 @@ package struct StoreReader {
         }
     }
 
-    private func query(
-        _ sql: String, limit: Int, bind: (Statement) -> Void
-    ) throws(RPCStatus) -> [LogRecord] {
+    private func query<Row>(
+        _ sql: String, limit: Int, row: (Statement) -> Row = LogRecord.init(row:), bind: (Statement) -> Void
+    ) throws(RPCStatus) -> [Row] {
         do {
             let statement = try self.db.statement(sql)
             defer { statement.reset() }
             bind(statement)
-            var rows: [LogRecord] = []
+            var rows: [Row] = []
             rows.reserveCapacity(min(limit, 256))
             while try statement.step() {
-                rows.append(LogRecord(row: statement))
+                rows.append(row(statement))
             }
             return rows
         } catch {

@@ -24,6 +24,18 @@ package struct TreeItem: Sendable, Equatable {
     }
 }
 
+/// A child in a page of the tree: its row, and whether it has children of its own.
+package struct TreeChild: Sendable, Equatable {
+    package var record: LogRecord
+    package var hasChildren: Bool
+
+    /// Reads a row selected by one of the `Schema.selectTreeChildren…` statements.
+    init(row: Statement) {
+        self.record = LogRecord(row: row)
+        self.hasChildren = row.int64(7) == 1
+    }
+}
+
 /// Depth-first preorder over a subtree, produced a page at a time so that a stream can stop
 /// between pages (no credit, a full socket) and resume later on any reader.
 ///
@@ -32,10 +44,7 @@ package struct TreeWalker: Sendable {
     private struct Level: Sendable {
         var parentID: String
         var depth: UInt32
-        var page: [LogRecord] = []
-        /// The ids in `page` that have children (only asked when this level's nodes may be
-        /// descended into).
-        var withChildren: Set<String> = []
+        var page: [TreeChild] = []
         var next = 0
         var exhausted = false
     }
@@ -72,20 +81,19 @@ package struct TreeWalker: Sendable {
                 self.stack[top].next += 1
                 // Only a cycle through the root (possible in a file another tool wrote without
                 // foreign keys) can revisit a node; never walk it twice.
-                if child.id == self.root.id { continue }
+                if child.record.id == self.root.id { continue }
                 let depth = self.stack[top].depth
-                out.append(TreeItem(record: child, depth: depth))
-                if self.stack[top].withChildren.contains(child.id) {
-                    self.descend(into: child, depth: depth)
+                out.append(TreeItem(record: child.record, depth: depth))
+                // A leaf costs no query: its page said it has no children.
+                if child.hasChildren {
+                    self.descend(into: child.record, depth: depth)
                 }
             } else if self.stack[top].exhausted {
                 self.stack.removeLast()
             } else {
                 let level = self.stack[top]
-                let page = try reader.treeChildren(of: level.parentID, after: level.page.last, limit: self.pageSize)
+                let page = try reader.treeChildren(of: level.parentID, after: level.page.last?.record, limit: self.pageSize)
                 self.stack[top].page = page
-                self.stack[top].withChildren = self.mayDescend(below: level.depth)
-                    ? try reader.idsWithChildren(page.map(\.id)) : []
                 self.stack[top].next = 0
                 self.stack[top].exhausted = page.count < self.pageSize
             }
@@ -94,12 +102,8 @@ package struct TreeWalker: Sendable {
     }
 
     private mutating func descend(into node: LogRecord, depth: UInt32) {
-        if self.mayDescend(below: depth) {
+        if self.maxDepth == 0 || depth < self.maxDepth {
             self.stack.append(Level(parentID: node.id, depth: depth + 1))
         }
-    }
-
-    private func mayDescend(below depth: UInt32) -> Bool {
-        self.maxDepth == 0 || depth < self.maxDepth
     }
 }
