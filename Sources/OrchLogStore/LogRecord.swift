@@ -33,12 +33,6 @@ package struct LogRecord: Sendable, Equatable {
         self.elaboration = row.text(5)
         self.seq = UInt64(max(0, row.int64(6) ?? 0))
     }
-
-    /// Rough in-memory size, for bounding buffers of records.
-    package var approximateBytes: Int {
-        64 + self.id.utf8.count + (self.category?.utf8.count ?? 0) + (self.parentID?.utf8.count ?? 0)
-            + self.content.utf8.count + (self.elaboration?.utf8.count ?? 0)
-    }
 }
 
 /// What an append produced for one entry.

@@ -48,8 +48,7 @@ package final class LogStore: Sendable {
             self.feed = feed
             self.rowCount = rowCount
             self.readers = ReaderPool(connections: readerDBs)
-            let checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
-            self.checkpointer = checkpointer
+            self.checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
             // COMMIT writes the WAL; with --sync full the syncer fdatasyncs it before any ack.
             let syncer = WALSyncer(databasePath: path, flushes: options.sync == .full)
             self.syncer = syncer
