@@ -22,14 +22,21 @@ public final class OrchlogdProcess: @unchecked Sendable {
     /// Starts `orchlogd --listen 127.0.0.1:PORT --db PATH ARGS` and, unless told otherwise,
     /// waits for its `listening on` line.
     /// - Parameter asNobody: when the tests run as root, run it as `nobody` (through `setpriv`),
-    ///   so that file modes apply to it: root writes read-only files.
+    ///   so that file modes apply to it: root writes read-only files. The database's folder must
+    ///   be open to nobody; a copy of orchlogd is put there.
     public init(
         db: String, port: UInt16 = 0, arguments: [String] = [], waitForListening: Bool = true, asNobody: Bool = false
     ) throws {
         let orchlogdArguments = ["--listen", "127.0.0.1:\(port)", "--db", db] + arguments
         if asNobody && geteuid() == 0 {
+            // A copy next to the database: the build folder may sit where nobody cannot reach.
+            let copy = URL(fileURLWithPath: db).deletingLastPathComponent().appendingPathComponent("orchlogd-as-nobody")
+            if !FileManager.default.fileExists(atPath: copy.path) {
+                try FileManager.default.copyItem(at: Self.executable, to: copy)
+                chmod(copy.path, 0o755)
+            }
             self.process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            self.process.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Self.executable.path]
+            self.process.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", copy.path]
                 + orchlogdArguments
         } else {
             self.process.executableURL = Self.executable
