@@ -43,16 +43,23 @@ package final class ChangeFeed: Sendable {
     /// Offers newly committed records (in seq order) to their parents' followers. A record is
     /// encoded once, however many follow its parent, and not at all if none does.
     func publish(_ records: [LogRecord]) {
-        let followed = self.subscriptions.withLock { all -> [LogRecord] in
-            all.isEmpty ? [] : records.filter { all[Self.key($0.parentID)] != nil }
+        let followers = self.subscriptions.withLock { all -> [String: [FeedSubscription]] in
+            var found: [String: [FeedSubscription]] = [:]
+            guard !all.isEmpty else { return found }
+            for record in records {
+                let key = Self.key(record.parentID)
+                if found[key] == nil, let subscribers = all[key] { found[key] = Array(subscribers.values) }
+            }
+            return found
         }
-        guard !followed.isEmpty else { return }
-        var byKey: [String: [EncodedEntry]] = [:]
-        for record in followed { byKey[Self.key(record.parentID), default: []].append(EncodedEntry(record)) }
-        let targets = self.subscriptions.withLock { all in
-            byKey.flatMap { key, group in (all[key] ?? [:]).values.map { ($0, group) } }
+        guard !followers.isEmpty else { return }
+        var entries: [String: [EncodedEntry]] = [:]
+        for record in records where followers[Self.key(record.parentID)] != nil {
+            entries[Self.key(record.parentID), default: []].append(EncodedEntry(record))
         }
-        for (subscription, group) in targets { subscription.offer(group) }
+        for (key, group) in entries {
+            for subscription in followers[key] ?? [] { subscription.offer(group) }
+        }
     }
 
     /// Sends every follower back to the database: rows appeared that did not come through this

@@ -13,16 +13,12 @@ struct PendingAppend: Sendable {
 /// Every append waiting when the writer becomes free goes into one transaction, each batch inside
 /// its own SAVEPOINT so that a bad append fails alone. Outcomes are delivered only after COMMIT
 /// returned and the `WALSyncer` flushed the WAL: an acknowledged append is durable.
-// @unchecked: `db` and the prepared statements are used only on `queue`; `pending` is behind a lock.
+// @unchecked: `db` and the prepared statements are used only on `queue`.
 final class LogWriter: @unchecked Sendable {
-    private struct Queue {
-        var items: [PendingAppend] = []
-        var draining = false
-    }
 
     private let db: Database
     private let queue = DispatchQueue(label: "orchlog.store.writer")
-    private let pending = Locked(Queue())
+    private let pending = BatchingQueue<PendingAppend>()
     private let onCommit: @Sendable ([LogRecord]) -> Void
     private let onExternalRows: @Sendable (UInt64) -> Void
     /// Flushes committed groups and announces them, while this writer goes on.
@@ -70,13 +66,7 @@ final class LogWriter: @unchecked Sendable {
 
     /// Queues an append; the writer picks it up with whatever else is waiting.
     func submit(_ append: PendingAppend) {
-        let startDrain = self.pending.withLock { state -> Bool in
-            state.items.append(append)
-            if state.draining { return false }
-            state.draining = true
-            return true
-        }
-        if startDrain {
+        if self.pending.add(append) {
             self.queue.async { self.drain() }
         }
     }
@@ -96,12 +86,7 @@ final class LogWriter: @unchecked Sendable {
             // Waiting for a slot (a flush to finish) lets the appends arriving meanwhile join
             // this group.
             self.syncer.reserveSlot()
-            let batch = self.pending.withLock { state -> [PendingAppend] in
-                let batch = state.items
-                state.items = []
-                if batch.isEmpty { state.draining = false }
-                return batch
-            }
+            let batch = self.pending.takeAll()
             if batch.isEmpty {
                 self.syncer.releaseSlot()
                 return

@@ -18,7 +18,7 @@ import OrchLogWire
 /// durable; after a power loss such a row can be gone, but it was never acknowledged, and the
 /// change feed only carries flushed rows. A crash of orchlogd alone loses nothing committed (the
 /// page cache survives it).
-// @unchecked: `walDescriptor` and `walIdentity` are used on `queue` only; `pending` is behind a lock.
+// @unchecked: `walDescriptor` and `walIdentity` are used on `queue` only.
 package final class WALSyncer: @unchecked Sendable {
     /// One committed group: what to announce once it is durable.
     package struct Group: Sendable {
@@ -42,7 +42,7 @@ package final class WALSyncer: @unchecked Sendable {
     /// flush gather into one group instead of many small commits that each write whole pages.
     private let slots = DispatchSemaphore(value: 0)
     private static let slotCount = 2
-    private let pending = Locked<(groups: [Group], draining: Bool)>(([], false))
+    private let pending = BatchingQueue<Group>()
     private var walDescriptor: Int32 = -1
     private var walIdentity: (device: UInt64, inode: UInt64)?
 
@@ -63,13 +63,7 @@ package final class WALSyncer: @unchecked Sendable {
 
     /// Queues a committed group; it is announced after the next flush that starts after now.
     package func submit(_ group: Group) {
-        let startDrain = self.pending.withLock { state -> Bool in
-            state.groups.append(group)
-            if state.draining { return false }
-            state.draining = true
-            return true
-        }
-        if startDrain {
+        if self.pending.add(group) {
             self.queue.async { self.drain() }
         }
     }
@@ -91,12 +85,7 @@ package final class WALSyncer: @unchecked Sendable {
 
     private func drain() {
         while true {
-            let groups = self.pending.withLock { state -> [Group] in
-                let groups = state.groups
-                state.groups = []
-                if groups.isEmpty { state.draining = false }
-                return groups
-            }
+            let groups = self.pending.takeAll()
             if groups.isEmpty { return }
             let failure = self.flushes ? self.flush() : nil
             for group in groups {

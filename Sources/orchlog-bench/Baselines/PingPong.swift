@@ -34,21 +34,11 @@ enum PingPong {
 
         let request = [UInt8](repeating: 1, count: requestBytes)
         var response = [UInt8](repeating: 0, count: responseBytes)
-        var result = CallLoad.Result(latencies: Latencies(capacity: 1 << 16))
-        let start = MonotonicClock.now()
-        let end = start + UInt64(seconds * 1e9)
-        var now = start
-        while now < end {
+        return try CallLoad.Result.lockstep(seconds: seconds, capacity: 1 << 16) {
             guard writeFully(client, request), readFully(client, &response) else {
                 throw BenchError("ping-pong connection broke")
             }
-            let finished = MonotonicClock.now()
-            result.latencies.record(finished - now)
-            result.ops += 1
-            now = finished
         }
-        result.seconds = MonotonicClock.seconds(from: start, to: now)
-        return result
     }
 
     private static func setBlocking(_ fd: Int32) {

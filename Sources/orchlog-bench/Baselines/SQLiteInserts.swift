@@ -21,25 +21,15 @@ struct SQLiteInserts {
     /// Inserts for `seconds` in transactions of `rowsPerTransaction`; an operation (with its
     /// latency) is one transaction.
     func run(rowsPerTransaction: Int, seconds: Double, ids: IDKind = .v7) throws -> CallLoad.Result {
-        var result = CallLoad.Result(latencies: Latencies(capacity: 1 << 14))
-        let start = MonotonicClock.now()
-        let end = start + UInt64(seconds * 1e9)
         var order: Int64 = 1
-        var now = start
-        while now < end {
+        return try CallLoad.Result.lockstep(seconds: seconds, capacity: 1 << 14) {
             try self.db.execute("BEGIN IMMEDIATE")
             for _ in 0..<rowsPerTransaction {
                 order += 1
                 try self.insert(id: ids.generate(), parent: self.parent, order: order)
             }
             try self.db.execute("COMMIT")
-            let finished = MonotonicClock.now()
-            result.latencies.record(finished - now)
-            result.ops += 1
-            now = finished
         }
-        result.seconds = MonotonicClock.seconds(from: start, to: now)
-        return result
     }
 
     private func insert(id: String, parent: String?, order: Int64) throws {

@@ -24,6 +24,24 @@ struct CallLoad: Sendable {
         var latencies = Latencies()
         var opsPerSecond: Double { self.seconds > 0 ? Double(self.ops) / self.seconds : 0 }
 
+        /// Runs `operation` back to back for `seconds` on this thread, each run one operation with
+        /// its latency: the closed loop of the same-run baselines.
+        static func lockstep(seconds: Double, capacity: Int, _ operation: () throws -> Void) rethrows -> Result {
+            var result = Result(latencies: Latencies(capacity: capacity))
+            let start = MonotonicClock.now()
+            let end = start + UInt64(seconds * 1e9)
+            var now = start
+            while now < end {
+                try operation()
+                let finished = MonotonicClock.now()
+                result.latencies.record(finished - now)
+                result.ops += 1
+                now = finished
+            }
+            result.seconds = MonotonicClock.seconds(from: start, to: now)
+            return result
+        }
+
         mutating func merge(_ other: Result) {
             self.ops += other.ops
             self.errors += other.errors
