@@ -187,14 +187,10 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         call.isOpen && self.connection.isWritable && call.hasCredit
     }
 
-    /// Sends one response message of `call`. A message that would not fit in a frame ends the
-    /// call with RESOURCE_EXHAUSTED instead: the peer would have to drop the connection for it.
-    func send(_ call: ServerCall, message: some SwiftProtobuf.Message) {
-        self.send(call, payload: message.encodedBytes())
-    }
-
-    /// Sends one response message of `call` that is already encoded (streams encode entries on
-    /// a reader's queue, or once for every follower).
+    /// Sends one response message of `call`, already encoded (unary responses are written by
+    /// hand, streams encode entries on a reader's queue or once for every follower). A message
+    /// that would not fit in a frame ends the call with RESOURCE_EXHAUSTED instead: the peer
+    /// would have to drop the connection for it.
     func send(_ call: ServerCall, payload: [UInt8]) {
         guard payload.count + Self.messageFrameOverhead <= self.configuration.maxFrameBytes else {
             self.finish(call, RPCStatus(
@@ -209,17 +205,17 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     }
 
     /// Completes a unary call from another queue (a store completion): hops onto this one.
-    func reply<M: SwiftProtobuf.Message>(_ call: ServerCall, _ result: Result<M, RPCStatus>) {
+    func reply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) {
         self.queue.async { self.respond(call, result) }
     }
 
-    /// Completes a unary call on this connection's queue: its one message then OK, or the
-    /// error status.
-    func respond<M: SwiftProtobuf.Message>(_ call: ServerCall, _ result: Result<M, RPCStatus>) {
+    /// Completes a unary call on this connection's queue: its one encoded message then OK, or
+    /// the error status.
+    func respond(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) {
         guard call.isOpen else { return }
         switch result {
-        case .success(let message):
-            self.send(call, message: message)
+        case .success(let payload):
+            self.send(call, payload: payload)
             self.finish(call, .ok)
         case .failure(let status):
             self.finish(call, status)

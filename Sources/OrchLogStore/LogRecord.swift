@@ -41,6 +41,11 @@ package struct AppendOutcome: Sendable, Equatable {
     package var record: LogRecord
     /// `false` when an identical entry with that id was already stored (an idempotent retry).
     package var created: Bool
+
+    package init(record: LogRecord, created: Bool) {
+        self.record = record
+        self.created = created
+    }
 }
 
 extension LogEntryMessage {
@@ -88,6 +93,61 @@ extension LogRecord {
         if let siblingOrder { WireFormat.appendVarintField(0x28, UInt64(bitPattern: siblingOrder), to: &buffer) }  // 5
         if let elaboration { WireFormat.appendStringField(0x32, elaboration, to: &buffer) }  // 6
         WireFormat.appendVarintField(0x38, self.seq, to: &buffer)  // 7: seq
+    }
+}
+
+extension Statement {
+    /// The current row, selected with `Schema.selectColumns`, as `LogEntry` bytes: exactly
+    /// `LogRecord(row: self).entryBytes`, read from SQLite's buffers without building the record
+    /// (GetTree reads a hundred thousand rows this way).
+    func entryBytes() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)  // ids, a short content and the tags; longer rows grow it
+        self.appendTextField(0x0A, column: 0, nullAsEmpty: true, to: &bytes)  // 1: orchestration_session_log_id
+        self.appendTextField(0x12, column: 1, to: &bytes)  // 2: category
+        self.appendTextField(0x1A, column: 2, to: &bytes)  // 3: parent_exec_id
+        self.appendTextField(0x22, column: 3, nullAsEmpty: true, to: &bytes)  // 4: content
+        if let order = self.int64(4) { WireFormat.appendVarintField(0x28, UInt64(bitPattern: order), to: &bytes) }  // 5
+        self.appendTextField(0x32, column: 5, to: &bytes)  // 6: elaboration
+        WireFormat.appendVarintField(0x38, UInt64(max(0, self.int64(6) ?? 0)), to: &bytes)  // 7: seq
+        return bytes
+    }
+}
+
+extension AppendOutcome {
+    /// The outcome as an `AppendLogResponse { entry, created }` in wire form, byte for byte what
+    /// SwiftProtobuf writes for that message.
+    package var responseBytes: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(self.responseByteCount)
+        self.appendResponse(to: &bytes)
+        return bytes
+    }
+
+    /// How many bytes `appendResponse` writes.
+    package var responseByteCount: Int {
+        WireFormat.bytesFieldSize(self.record.entryByteCount) + 2
+    }
+
+    /// Appends the `AppendLogResponse` encoding (`responseBytes`) to `buffer`.
+    package func appendResponse(to buffer: inout [UInt8]) {
+        buffer.append(0x0A)  // 1: entry
+        WireFormat.appendVarint(UInt64(self.record.entryByteCount), to: &buffer)
+        self.record.appendEntry(to: &buffer)
+        WireFormat.appendVarintField(0x10, self.created ? 1 : 0, to: &buffer)  // 2: created, always set
+    }
+
+    /// Outcomes as an `AppendLogsResponse { repeated results }` in wire form, byte for byte
+    /// SwiftProtobuf's.
+    package static func batchResponseBytes(_ outcomes: [AppendOutcome]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(outcomes.reduce(0) { $0 + WireFormat.bytesFieldSize($1.responseByteCount) })
+        for outcome in outcomes {
+            bytes.append(0x0A)  // 1: results
+            WireFormat.appendVarint(UInt64(outcome.responseByteCount), to: &bytes)
+            outcome.appendResponse(to: &bytes)
+        }
+        return bytes
     }
 }
 

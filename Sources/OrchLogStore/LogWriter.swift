@@ -46,7 +46,7 @@ final class LogWriter: @unchecked Sendable {
         self.syncer = syncer
         self.onCommit = onCommit
         self.onExternalRows = onExternalRows
-        self.lastSeq = Int64(try db.scalarText("SELECT max(rowid) FROM \"orchestration_session_log\"") ?? "0") ?? 0
+        self.lastSeq = try Self.highestRowID(db)
         if pollExternalMillis > 0 {
             let timer = DispatchSource.makeTimerSource(queue: self.queue)
             timer.schedule(deadline: .now() + .milliseconds(pollExternalMillis), repeating: .milliseconds(pollExternalMillis))
@@ -111,7 +111,7 @@ final class LogWriter: @unchecked Sendable {
         var results: [Result<[AppendOutcome], RPCStatus>] = []
         results.reserveCapacity(batch.count)
         do {
-            try self.db.statement("BEGIN IMMEDIATE").run()
+            try self.db.statement(Schema.beginImmediate).run()
         } catch {
             self.syncer.releaseSlot()
             for append in batch { append.completion(.failure(error.status)) }
@@ -127,9 +127,9 @@ final class LogWriter: @unchecked Sendable {
             // a batch needs a savepoint so that it is stored whole or not at all.
             let needsSavepoint = append.entries.count > 1
             do throws(RPCStatus) {
-                if needsSavepoint { try self.run("SAVEPOINT append") }
+                if needsSavepoint { try self.run(Schema.savepoint) }
                 let outcomes = try self.apply(append.entries)
-                if needsSavepoint { try self.run("RELEASE append") }
+                if needsSavepoint { try self.run(Schema.releaseSavepoint) }
                 results.append(.success(outcomes))
             } catch {
                 if self.db.isAutocommit {
@@ -137,15 +137,15 @@ final class LogWriter: @unchecked Sendable {
                     // append of this group is lost, so none may be acknowledged.
                     aborted = error
                 } else if needsSavepoint {
-                    try? self.run("ROLLBACK TO append")
-                    try? self.run("RELEASE append")
+                    try? self.run(Schema.rollbackToSavepoint)
+                    try? self.run(Schema.releaseSavepoint)
                 }
                 results.append(.failure(error))
             }
         }
         if aborted == nil {
             do {
-                try self.db.statement("COMMIT").run()
+                try self.db.statement(Schema.commit).run()
                 self.commits += 1
                 self.committedAppends += batch.count
             } catch {
@@ -193,9 +193,7 @@ final class LogWriter: @unchecked Sendable {
 
     /// Notices rows that another process committed while this writer was idle.
     private func pollExternalRows() {
-        guard let text = try? self.db.scalarText("SELECT max(rowid) FROM \"orchestration_session_log\""),
-              let highest = Int64(text), highest > self.lastSeq
-        else { return }
+        guard let highest = try? Self.highestRowID(self.db), highest > self.lastSeq else { return }
         let count = self.countRows(after: self.lastSeq, before: highest + 1)
         self.lastSeq = highest
         let onExternalRows = self.onExternalRows
@@ -203,16 +201,20 @@ final class LogWriter: @unchecked Sendable {
     }
 
     private func countRows(after: Int64, before: Int64) -> UInt64 {
-        guard let statement = try? self.db.statement(
-            "SELECT count(*) FROM \"orchestration_session_log\" WHERE rowid > ?1 AND rowid < ?2"
-        ) else { return 0 }
+        guard let statement = try? self.db.statement(Schema.countRowsBetween) else { return 0 }
         defer { statement.reset() }
         statement.bind(1, after)
         statement.bind(2, before)
         return (try? statement.step()) == true ? UInt64(max(0, statement.int64(0) ?? 0)) : 0
     }
 
-    private func run(_ sql: String) throws(RPCStatus) {
+    private static func highestRowID(_ db: Database) throws(SQLiteError) -> Int64 {
+        let statement = try db.statement(Schema.maxRowID)
+        defer { statement.reset() }
+        return try statement.step() ? statement.int64(0) ?? 0 : 0
+    }
+
+    private func run(_ sql: SQL) throws(RPCStatus) {
         do {
             try self.db.statement(sql).run()
         } catch {
@@ -246,19 +248,22 @@ final class LogWriter: @unchecked Sendable {
         }
     }
 
+    /// Inserts first and lets the table's own constraints find the rare cases: the primary key
+    /// an existing id (then the stored row decides between an idempotent retry and
+    /// ALREADY_EXISTS), the foreign key a missing parent. The common append runs two statements
+    /// (the order, the INSERT) instead of four.
     private func insert(_ entry: NewEntry) throws -> AppendOutcome {
-        if let existing = try self.record(id: entry.id) {
-            guard entry.matches(existing) else {
-                throw RPCStatus.alreadyExists(
-                    "\(entry.fieldPath).orchestration_session_log_id: \(entry.id) already exists with different fields"
-                )
-            }
-            return AppendOutcome(record: existing, created: false)
+        let order: Int64
+        if let given = entry.siblingOrder {
+            order = given
+        } else if let next = try self.nextSiblingOrder(parent: entry.parentID) {
+            order = next
+        } else {
+            // The parent's highest order is Int64.max: answer as the checks in rule order would.
+            if let existing = try self.existing(entry) { return existing }
+            try self.requireParent(of: entry)
+            throw RPCStatus(.outOfRange, "\(entry.fieldPath).sibling_order: cannot assign, the highest sibling_order is Int64.max")
         }
-        if let parent = entry.parentID, try !self.exists(id: parent) {
-            throw RPCStatus.failedPrecondition("\(entry.fieldPath).parent_exec_id: parent \(parent) does not exist")
-        }
-        let order = try entry.siblingOrder ?? self.nextSiblingOrder(parent: entry.parentID, fieldPath: entry.fieldPath)
 
         let insert = try self.db.statement(Schema.insertRow)
         insert.bind(1, entry.id)
@@ -267,7 +272,16 @@ final class LogWriter: @unchecked Sendable {
         insert.bind(4, entry.content)
         insert.bind(5, order)
         insert.bind(6, entry.elaboration)
-        try insert.run()
+        do throws(SQLiteError) {
+            try insert.run()
+        } catch {
+            // SQLite checks the primary key before the foreign key, as the rules order them.
+            if error.code == SQLiteError.primaryKeyConstraint, let existing = try self.existing(entry) {
+                return existing
+            }
+            if error.code == SQLiteError.foreignKeyConstraint { try self.requireParent(of: entry) }
+            throw error
+        }
         let record = LogRecord(
             id: entry.id, category: entry.category, parentID: entry.parentID, content: entry.content,
             siblingOrder: order, elaboration: entry.elaboration, seq: UInt64(self.db.lastInsertRowID)
@@ -275,8 +289,27 @@ final class LogWriter: @unchecked Sendable {
         return AppendOutcome(record: record, created: true)
     }
 
+    /// The outcome for an id that is already stored: the stored row if `entry` is a retry of it,
+    /// ALREADY_EXISTS if it differs; `nil` if the id is not stored.
+    private func existing(_ entry: NewEntry) throws -> AppendOutcome? {
+        guard let existing = try self.record(id: entry.id) else { return nil }
+        guard entry.matches(existing) else {
+            throw RPCStatus.alreadyExists(
+                "\(entry.fieldPath).orchestration_session_log_id: \(entry.id) already exists with different fields"
+            )
+        }
+        return AppendOutcome(record: existing, created: false)
+    }
+
+    /// FAILED_PRECONDITION unless the entry's parent (if it has one) is stored.
+    private func requireParent(of entry: NewEntry) throws {
+        if let parent = entry.parentID, try !self.exists(id: parent) {
+            throw RPCStatus.failedPrecondition("\(entry.fieldPath).parent_exec_id: parent \(parent) does not exist")
+        }
+    }
+
     private func isValidJSON(_ text: String) throws -> Bool {
-        let statement = try self.db.statement("SELECT json_valid(?1)")
+        let statement = try self.db.statement(Schema.jsonValid)
         defer { statement.reset() }
         statement.bind(1, text)
         return try statement.step() && statement.int64(0) == 1
@@ -290,27 +323,20 @@ final class LogWriter: @unchecked Sendable {
     }
 
     private func exists(id: String) throws -> Bool {
-        let statement = try self.db.statement(
-            "SELECT 1 FROM \"orchestration_session_log\" WHERE \"orchestration_session_log_id\" = ?1"
-        )
+        let statement = try self.db.statement(Schema.idExists)
         defer { statement.reset() }
         statement.bind(1, id)
         return try statement.step()
     }
 
-    /// 1 + the highest order among the parent's children (1 for the first child).
-    private func nextSiblingOrder(parent: String?, fieldPath: String) throws -> Int64 {
-        let statement = try self.db.statement("""
-            SELECT max("sibling_order") FROM "orchestration_session_log"
-            WHERE "parent_exec_id" IS ?1 AND ("sibling_order" IS NULL) = 0
-            """)
+    /// 1 + the highest order among the parent's children (1 for the first child); `nil` when
+    /// the highest is Int64.max and there is no next.
+    private func nextSiblingOrder(parent: String?) throws -> Int64? {
+        let statement = try self.db.statement(Schema.maxSiblingOrder)
         defer { statement.reset() }
         statement.bind(1, parent)
         let highest = try statement.step() ? statement.int64(0) ?? 0 : 0
-        guard highest < Int64.max else {
-            throw RPCStatus(.outOfRange, "\(fieldPath).sibling_order: cannot assign, the highest sibling_order is Int64.max")
-        }
-        return highest + 1
+        return highest < Int64.max ? highest + 1 : nil
     }
 }
 

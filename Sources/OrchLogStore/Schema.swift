@@ -35,19 +35,27 @@ package enum Schema {
         "orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration", rowid
         """
 
-    /// Statements whose text is built from the column lists, built once: the writer and the
-    /// readers look statements up by their text on every call.
-    static let insertRow = """
+    /// The statements run per call, prepared once per connection (`SQL`).
+    static let insertRow = SQL("""
         INSERT INTO "orchestration_session_log" (\(columns.map { "\"\($0)\"" }.joined(separator: ", ")))
         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-        """
-    static let selectByID = """
+        """)
+    static let selectByID = SQL("""
         SELECT \(selectColumns) FROM "orchestration_session_log" WHERE "orchestration_session_log_id" = ?1
-        """
-    static let selectChildrenAfterSeq = """
+        """)
+    static let idExists = SQL("""
+        SELECT 1 FROM "orchestration_session_log" WHERE "orchestration_session_log_id" = ?1
+        """)
+    /// The highest sibling_order among a parent's children (one seek of `parent_order`).
+    static let maxSiblingOrder = SQL("""
+        SELECT max("sibling_order") FROM "orchestration_session_log"
+        WHERE "parent_exec_id" IS ?1 AND ("sibling_order" IS NULL) = 0
+        """)
+    static let jsonValid = SQL("SELECT json_valid(?1)")
+    static let selectChildrenAfterSeq = SQL("""
         SELECT \(selectColumns) FROM "orchestration_session_log"
         WHERE "parent_exec_id" IS ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3
-        """
+        """)
     /// A parent's children in tree order, each with whether it has children itself (one more
     /// probe of the parent index per row, instead of a query per leaf).
     private static let selectTreeChildren = """
@@ -55,16 +63,29 @@ package enum Schema {
             SELECT 1 FROM "orchestration_session_log" AS c WHERE c."parent_exec_id" = t."orchestration_session_log_id"
         ) FROM "orchestration_session_log" AS t
         """
-    static let selectTreeChildrenFirst = """
+    static let selectTreeChildrenFirst = SQL("""
         \(selectTreeChildren) WHERE "parent_exec_id" = ?1
         ORDER BY "sibling_order" IS NULL, "sibling_order", rowid LIMIT ?2
-        """
-    static let selectTreeChildrenOrderedAfter = """
+        """)
+    static let selectTreeChildrenOrderedAfter = SQL("""
         \(selectTreeChildren) WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 0
         AND ("sibling_order", rowid) > (?2, ?3) ORDER BY "sibling_order", rowid LIMIT ?4
-        """
-    static let selectTreeChildrenUnorderedAfter = """
+        """)
+    static let selectTreeChildrenUnorderedAfter = SQL("""
         \(selectTreeChildren) WHERE "parent_exec_id" = ?1 AND ("sibling_order" IS NULL) = 1
         AND rowid > ?2 ORDER BY rowid LIMIT ?3
-        """
+        """)
+    static let countRows = SQL(#"SELECT count(*) FROM "orchestration_session_log""#)
+    static let maxRowID = SQL(#"SELECT max(rowid) FROM "orchestration_session_log""#)
+    static let countRowsBetween = SQL("""
+        SELECT count(*) FROM "orchestration_session_log" WHERE rowid > ?1 AND rowid < ?2
+        """)
+
+    // Transaction control, prepared like the rest.
+    static let begin = SQL("BEGIN")
+    static let beginImmediate = SQL("BEGIN IMMEDIATE")
+    static let commit = SQL("COMMIT")
+    static let savepoint = SQL("SAVEPOINT append")
+    static let releaseSavepoint = SQL("RELEASE append")
+    static let rollbackToSavepoint = SQL("ROLLBACK TO append")
 }

@@ -21,7 +21,7 @@ package struct StoreReader {
 
     /// The next page of `parent`'s children in tree order: sibling_order ascending with NULLs
     /// last, then seq. `after` is the last child of the previous page (nil: first page).
-    package func treeChildren(of parent: String, after: LogRecord?, limit: Int) throws(RPCStatus) -> [TreeChild] {
+    package func treeChildren(of parent: String, after: TreeChild?, limit: Int) throws(RPCStatus) -> [TreeChild] {
         guard let after else {
             return try self.query(Schema.selectTreeChildrenFirst, limit: limit, row: TreeChild.init) {
                 $0.bind(1, parent)
@@ -52,18 +52,18 @@ package struct StoreReader {
     /// file locks once rather than once per query.
     package func snapshot<T>(_ body: () throws(RPCStatus) -> T) throws(RPCStatus) -> T {
         do {
-            try self.db.statement("BEGIN").run()
+            try self.db.statement(Schema.begin).run()
         } catch {
             throw error.status
         }
-        defer { try? self.db.statement("COMMIT").run() }
+        defer { try? self.db.statement(Schema.commit).run() }
         return try body()
     }
 
     /// The number of rows in the table.
     package func count() throws(RPCStatus) -> UInt64 {
         do {
-            let statement = try self.db.statement("SELECT count(*) FROM \"orchestration_session_log\"")
+            let statement = try self.db.statement(Schema.countRows)
             defer { statement.reset() }
             return try statement.step() ? UInt64(max(0, statement.int64(0) ?? 0)) : 0
         } catch {
@@ -72,7 +72,7 @@ package struct StoreReader {
     }
 
     private func query<Row>(
-        _ sql: String, limit: Int, row: (Statement) -> Row = LogRecord.init(row:), bind: (Statement) -> Void
+        _ sql: SQL, limit: Int, row: (Statement) -> Row = LogRecord.init(row:), bind: (Statement) -> Void
     ) throws(RPCStatus) -> [Row] {
         do {
             let statement = try self.db.statement(sql)

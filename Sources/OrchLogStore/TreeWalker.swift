@@ -1,38 +1,48 @@
 import OrchLogWire
 
-/// One node of a GetTree answer.
+/// One node of a GetTree answer: its entry, already in wire form, and its depth.
 package struct TreeItem: Sendable, Equatable {
-    package var record: LogRecord
+    /// The `LogEntry` bytes (`LogRecord.entryBytes`).
+    package var entry: [UInt8]
     package var depth: UInt32
 
-    package init(record: LogRecord, depth: UInt32) {
-        self.record = record
+    package init(entry: [UInt8], depth: UInt32) {
+        self.entry = entry
         self.depth = depth
+    }
+
+    package init(record: LogRecord, depth: UInt32) {
+        self.init(entry: record.entryBytes, depth: depth)
     }
 
     /// The node as a `TreeNode` in protobuf's wire format, byte for byte what SwiftProtobuf
     /// writes for `TreeNode { entry, depth }`.
     package var nodeBytes: [UInt8] {
-        let entryCount = self.record.entryByteCount
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(WireFormat.bytesFieldSize(entryCount) + 1 + WireFormat.varintSize(UInt64(self.depth)))
-        bytes.append(0x0A)  // 1: entry
-        WireFormat.appendVarint(UInt64(entryCount), to: &bytes)
-        self.record.appendEntry(to: &bytes)
+        bytes.reserveCapacity(WireFormat.bytesFieldSize(self.entry.count) + 1 + WireFormat.varintSize(UInt64(self.depth)))
+        WireFormat.appendBytesField(0x0A, self.entry, to: &bytes)  // 1: entry
         WireFormat.appendVarintField(0x10, UInt64(self.depth), to: &bytes)  // 2: depth
         return bytes
     }
 }
 
-/// A child in a page of the tree: its row, and whether it has children of its own.
+/// A child in a page of the tree: what the walk needs of its row (the id to descend, the order
+/// and seq to page on), whether it has children, and its entry in wire form.
 package struct TreeChild: Sendable, Equatable {
-    package var record: LogRecord
+    package var id: String
+    package var siblingOrder: Int64?
+    package var seq: UInt64
     package var hasChildren: Bool
+    /// The `LogEntry` bytes, read straight from the row (`Statement.entryBytes`).
+    package var entry: [UInt8]
 
     /// Reads a row selected by one of the `Schema.selectTreeChildren…` statements.
     init(row: Statement) {
-        self.record = LogRecord(row: row)
+        self.id = row.text(0) ?? ""
+        self.siblingOrder = row.int64(4)
+        self.seq = UInt64(max(0, row.int64(6) ?? 0))
         self.hasChildren = row.int64(7) == 1
+        self.entry = row.entryBytes()
     }
 }
 
@@ -73,7 +83,7 @@ package struct TreeWalker: Sendable {
         if !self.rootEmitted {
             self.rootEmitted = true
             out.append(TreeItem(record: self.root, depth: 0))
-            self.descend(into: self.root, depth: 0)
+            self.descend(into: self.root.id, depth: 0)
         }
         while out.count < limit, let top = self.stack.indices.last {
             if self.stack[top].next < self.stack[top].page.count {
@@ -81,18 +91,18 @@ package struct TreeWalker: Sendable {
                 self.stack[top].next += 1
                 // Only a cycle through the root (possible in a file another tool wrote without
                 // foreign keys) can revisit a node; never walk it twice.
-                if child.record.id == self.root.id { continue }
+                if child.id == self.root.id { continue }
                 let depth = self.stack[top].depth
-                out.append(TreeItem(record: child.record, depth: depth))
+                out.append(TreeItem(entry: child.entry, depth: depth))
                 // A leaf costs no query: its page said it has no children.
                 if child.hasChildren {
-                    self.descend(into: child.record, depth: depth)
+                    self.descend(into: child.id, depth: depth)
                 }
             } else if self.stack[top].exhausted {
                 self.stack.removeLast()
             } else {
                 let level = self.stack[top]
-                let page = try reader.treeChildren(of: level.parentID, after: level.page.last?.record, limit: self.pageSize)
+                let page = try reader.treeChildren(of: level.parentID, after: level.page.last, limit: self.pageSize)
                 self.stack[top].page = page
                 self.stack[top].next = 0
                 self.stack[top].exhausted = page.count < self.pageSize
@@ -101,9 +111,9 @@ package struct TreeWalker: Sendable {
         return out
     }
 
-    private mutating func descend(into node: LogRecord, depth: UInt32) {
+    private mutating func descend(into id: String, depth: UInt32) {
         if self.maxDepth == 0 || depth < self.maxDepth {
-            self.stack.append(Level(parentID: node.id, depth: depth + 1))
+            self.stack.append(Level(parentID: id, depth: depth + 1))
         }
     }
 }

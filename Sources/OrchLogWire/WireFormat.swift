@@ -28,6 +28,30 @@ package enum WireFormat {
         buffer.append(contentsOf: bytes)
     }
 
+    /// A length-delimited field from borrowed bytes (a column SQLite returned).
+    package static func appendBytesField(_ tag: UInt8, _ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
+        buffer.append(tag)
+        appendVarint(UInt64(bytes.count), to: &buffer)
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Whether every byte is below 0x80, so that the bytes are valid UTF-8 as they are.
+    package static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var index = 0
+        // Eight bytes at a time, then the tail.
+        while index + 8 <= bytes.count {
+            if raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            index += 8
+        }
+        while index < bytes.count {
+            if bytes[index] >= 0x80 { return false }
+            index += 1
+        }
+        return true
+    }
+
     /// A string field: its tag byte, the UTF-8 length, the UTF-8 bytes.
     package static func appendStringField(_ tag: UInt8, _ string: String, to buffer: inout [UInt8]) {
         let utf8 = string.utf8

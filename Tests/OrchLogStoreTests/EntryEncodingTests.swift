@@ -28,6 +28,30 @@ struct EntryEncodingTests {
         #expect(EncodedEntry(record).bytes == expected)
     }
 
+    @Test("append responses, single and batch, are SwiftProtobuf's, byte for byte")
+    func appendResponseBytes() {
+        let outcomes = Self.records.enumerated().map { AppendOutcome(record: $1, created: $0 % 2 == 0) }
+        for outcome in outcomes {
+            let expected = Orchlog_V1_AppendLogResponse.with {
+                $0.entry = LogEntryMessage(outcome.record)
+                $0.created = outcome.created
+            }.encodedBytes()
+            #expect(outcome.responseBytes == expected)
+            #expect(outcome.responseByteCount == expected.count)
+        }
+        for batch in [[], Array(outcomes.prefix(1)), outcomes] {
+            let expected = Orchlog_V1_AppendLogsResponse.with {
+                $0.results = batch.map { outcome in
+                    .with {
+                        $0.entry = LogEntryMessage(outcome.record)
+                        $0.created = outcome.created
+                    }
+                }
+            }.encodedBytes()
+            #expect(AppendOutcome.batchResponseBytes(batch) == expected)
+        }
+    }
+
     @Test("a tree node's bytes are SwiftProtobuf's, byte for byte", arguments: [0, 1, 127, 128, UInt32.max])
     func nodeBytes(depth: UInt32) {
         for record in Self.records {

@@ -92,12 +92,38 @@ struct ReadTests {
         for parent in parents { _ = await store.append(parent: parent, content: "grandchild") }
         var seen: [TreeChild] = []
         while true {
-            let after = seen.last?.record
+            let after = seen.last
             let page = try await store.readNow { try $0.treeChildren(of: root, after: after, limit: 128) }
             seen += page
             if page.count < 128 { break }
         }
-        #expect(seen.map(\.record.id) == children)
-        #expect(Set(seen.filter(\.hasChildren).map(\.record.id)) == parents)
+        #expect(seen.map(\.id) == children)
+        #expect(Set(seen.filter(\.hasChildren).map(\.id)) == parents)
+    }
+
+    @Test("a tree page's entry bytes, read straight from SQLite, are the record's, whatever another tool stored")
+    func treeEntryBytesMatchRecords() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let root = try #require(await store.append(content: "root").value).record.id
+        _ = await store.append(category: "error", parent: root, content: "disk full ✗ — 日本語", order: -3, elaboration: #"{"a":[1]}"#)
+        _ = await store.append(parent: root, content: "", order: Int64.min)
+        _ = await store.append(category: "", parent: root, content: String(repeating: "long ", count: 20_000))
+        // Values only another tool writes: invalid UTF-8, a number in a text column, text in
+        // sibling_order, NULL content (allowed by no CHECK but NOT NULL, so an empty blob instead).
+        try sqlite3CLI(store.path, """
+            INSERT INTO orchestration_session_log VALUES
+              ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', CAST(x'ff6f6bc3' AS TEXT), '\(root)', CAST(x'6869e282ac80fe' AS TEXT), 7, NULL),
+              ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 42, '\(root)', 12345, 'not a number', NULL),
+              ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', NULL, '\(root)', x'', NULL, '"s"');
+            """)
+        let page = try await store.readNow { try $0.treeChildren(of: root, after: nil, limit: 100) }
+        #expect(page.count == 6)
+        for child in page {
+            let id = child.id
+            let record = try #require(try await store.readNow { try $0.entry(id: id) })
+            #expect(child.entry == record.entryBytes, "\(id)")
+            #expect(child.siblingOrder == record.siblingOrder && child.seq == record.seq)
+            #expect(try LogEntryMessage(serializedBytes: child.entry).content == record.content)
+        }
     }
 }

@@ -58,6 +58,22 @@ extension LogStore {
     }
 }
 
+extension TreeItem {
+    /// The node's entry decoded as a client decodes it, back into a record (an empty one with
+    /// content "<undecodable>" if the bytes are not a `LogEntry`, which no expectation matches).
+    var record: LogRecord {
+        guard let message = try? LogEntryMessage(serializedBytes: self.entry) else {
+            return LogRecord(id: "", category: nil, parentID: nil, content: "<undecodable>", siblingOrder: nil, elaboration: nil, seq: 0)
+        }
+        return LogRecord(
+            id: message.orchestrationSessionLogID, category: message.hasCategory ? message.category : nil,
+            parentID: message.hasParentExecID ? message.parentExecID : nil, content: message.content,
+            siblingOrder: message.hasSiblingOrder ? message.siblingOrder : nil,
+            elaboration: message.hasElaboration ? message.elaboration : nil, seq: message.seq
+        )
+    }
+}
+
 extension Result {
     var value: Success? { if case .success(let v) = self { return v } else { return nil } }
     var status: Failure? { if case .failure(let e) = self { return e } else { return nil } }

@@ -91,6 +91,29 @@ struct ValidationTests {
         #expect(await store.append(parent: absent).status?.code == .failedPrecondition)
     }
 
+    @Test("the table's constraints find existing ids and missing parents in rule order, whatever the order assignment")
+    func constraintOrder() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let parent = try #require(await store.append(content: "p").value).record.id
+        let id = try #require(await store.append(parent: parent, content: "child").value).record.id
+        let absent = LogID.generateV7()
+        // An existing id beats a missing parent: the retry names another, absent parent.
+        #expect(await store.append(id: id, parent: absent, content: "child").status?.code == .alreadyExists)
+        // A missing parent with an explicit order, and without one.
+        #expect(await store.append(parent: absent, order: 5).status?.message.contains("does not exist") == true)
+        #expect(await store.append(parent: absent).status?.code == .failedPrecondition)
+
+        // No order after Int64.max: OUT_OF_RANGE, but a retry of a stored entry still succeeds
+        // and a missing parent is still FAILED_PRECONDITION.
+        let top = try #require(await store.append(parent: parent, content: "top", order: Int64.max).value).record.id
+        let overflow = await store.append(parent: parent, content: "next").status
+        #expect(overflow?.code == .outOfRange && overflow?.message.contains("sibling_order") == true)
+        #expect(await store.append(id: top, parent: parent, content: "top").value?.created == false)
+        #expect(await store.append(id: id, parent: parent, content: "child").value?.created == false)
+        #expect(await store.append(id: id, parent: parent, content: "changed").status?.code == .alreadyExists)
+        #expect(store.entryCount == 3)
+    }
+
     @Test("ids are stored lowercase; an absent id gets a UUIDv7")
     func idNormalisation() async throws {
         let store = try LogStore.temporary(in: self.directory)

@@ -15,6 +15,11 @@ package struct SQLiteError: Error, CustomStringConvertible, Sendable {
         self.message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
     }
 
+    /// An INSERT that would repeat a primary key (extended codes are macros Swift cannot import).
+    package static let primaryKeyConstraint = SQLITE_CONSTRAINT | (6 << 8)
+    /// An INSERT whose foreign key names no row.
+    package static let foreignKeyConstraint = SQLITE_CONSTRAINT | (3 << 8)
+
     /// The primary result code (`SQLITE_CONSTRAINT` for `SQLITE_CONSTRAINT_CHECK`, ...).
     package var primaryCode: Int32 { self.code & 0xFF }
 

@@ -1,4 +1,5 @@
 import CSQLite
+import OrchLogWire
 
 /// A prepared statement: bind by 1-based index, step, read columns by 0-based index.
 package final class Statement {
@@ -74,6 +75,23 @@ package final class Statement {
         guard let bytes = sqlite3_column_text(self.handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(self.handle, column))
         return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    /// Appends the column as a protobuf string field, absent when NULL (an empty string with
+    /// `nullAsEmpty`): the bytes `WireFormat.appendStringField(tag, text(column), …)` writes,
+    /// without making a String when the text is ASCII. Other text goes through `text(_:)`, so
+    /// invalid UTF-8 is repaired exactly as there.
+    func appendTextField(_ tag: UInt8, column: Int32, nullAsEmpty: Bool = false, to buffer: inout [UInt8]) {
+        guard let bytes = sqlite3_column_text(self.handle, column) else {
+            if nullAsEmpty { WireFormat.appendStringField(tag, "", to: &buffer) }
+            return
+        }
+        let text = UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(self.handle, column)))
+        if WireFormat.isASCII(text) {
+            WireFormat.appendBytesField(tag, text, to: &buffer)
+        } else {
+            WireFormat.appendStringField(tag, String(decoding: text, as: UTF8.self), to: &buffer)
+        }
     }
 
     package func int64(_ column: Int32) -> Int64? {

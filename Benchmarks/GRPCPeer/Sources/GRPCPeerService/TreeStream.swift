@@ -32,9 +32,10 @@ enum TreeStream {
                 if context.cancellation.isCancelled || Task.isCancelled {
                     throw RPCError(code: .cancelled, message: "cancelled by the client")
                 }
+                // The walker hands out entries in wire form; this service's serializer wants messages.
                 try await writer.write(contentsOf: items.map { item in
-                    Orchlog_V1_TreeNode.with {
-                        $0.entry = LogEntryMessage(item.record)
+                    try Orchlog_V1_TreeNode.with {
+                        $0.entry = try LogEntryMessage(serializedBytes: item.entry)
                         $0.depth = item.depth
                     }
                 })
