@@ -39,12 +39,11 @@ enum LogService {
     /// `HealthResponse { status: "SERVING", version, entry_count }` in wire form: the cheapest
     /// call there is, so it is written by hand like the other unary responses.
     private static func healthResponse(version: String, entryCount: UInt64) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16 + version.utf8.count)
-        WireFormat.appendStringField(0x0A, "SERVING", to: &bytes)  // 1: status
-        WireFormat.appendStringField(0x12, version, to: &bytes)  // 2: version
-        WireFormat.appendVarintField(0x18, entryCount, to: &bytes)  // 3: entry_count
-        return bytes
+        WireFormat.encode(capacity: 24 + version.utf8.count) { bytes in
+            WireFormat.appendStringField(0x0A, "SERVING", to: &bytes)  // 1: status
+            WireFormat.appendStringField(0x12, version, to: &bytes)  // 2: version
+            WireFormat.appendVarintField(0x18, entryCount, to: &bytes)  // 3: entry_count
+        }
     }
 
     private static func decode<M: SwiftProtobuf.Message>(_ bytes: [UInt8]) throws(RPCStatus) -> M {

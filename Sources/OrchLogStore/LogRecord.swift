@@ -67,10 +67,7 @@ extension LogRecord {
     /// writes for `LogEntryMessage(record)` (fields in number order, NULL columns absent), without
     /// building the message. Streams send these bytes as they are.
     package var entryBytes: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(self.entryByteCount)
-        self.appendEntry(to: &bytes)
-        return bytes
+        WireFormat.encode(capacity: self.entryByteCount, self.appendEntry(to:))
     }
 
     /// How many bytes `appendEntry` writes.
@@ -101,16 +98,16 @@ extension Statement {
     /// `LogRecord(row: self).entryBytes`, read from SQLite's buffers without building the record
     /// (GetTree reads a hundred thousand rows this way).
     func entryBytes() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)  // ids, a short content and the tags; longer rows grow it
-        self.appendTextField(0x0A, column: 0, nullAsEmpty: true, to: &bytes)  // 1: orchestration_session_log_id
-        self.appendTextField(0x12, column: 1, to: &bytes)  // 2: category
-        self.appendTextField(0x1A, column: 2, to: &bytes)  // 3: parent_exec_id
-        self.appendTextField(0x22, column: 3, nullAsEmpty: true, to: &bytes)  // 4: content
-        if let order = self.int64(4) { WireFormat.appendVarintField(0x28, UInt64(bitPattern: order), to: &bytes) }  // 5
-        self.appendTextField(0x32, column: 5, to: &bytes)  // 6: elaboration
-        WireFormat.appendVarintField(0x38, UInt64(max(0, self.int64(6) ?? 0)), to: &bytes)  // 7: seq
-        return bytes
+        // Ids, a short content and the tags fit; a longer row grows the buffer.
+        WireFormat.encode(capacity: 256) { bytes in
+            self.appendTextField(0x0A, column: 0, nullAsEmpty: true, to: &bytes)  // 1: orchestration_session_log_id
+            self.appendTextField(0x12, column: 1, to: &bytes)  // 2: category
+            self.appendTextField(0x1A, column: 2, to: &bytes)  // 3: parent_exec_id
+            self.appendTextField(0x22, column: 3, nullAsEmpty: true, to: &bytes)  // 4: content
+            if let order = self.int64(4) { WireFormat.appendVarintField(0x28, UInt64(bitPattern: order), to: &bytes) }  // 5
+            self.appendTextField(0x32, column: 5, to: &bytes)  // 6: elaboration
+            WireFormat.appendVarintField(0x38, UInt64(max(0, self.int64(6) ?? 0)), to: &bytes)  // 7: seq
+        }
     }
 }
 
@@ -118,10 +115,7 @@ extension AppendOutcome {
     /// The outcome as an `AppendLogResponse { entry, created }` in wire form, byte for byte what
     /// SwiftProtobuf writes for that message.
     package var responseBytes: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(self.responseByteCount)
-        self.appendResponse(to: &bytes)
-        return bytes
+        WireFormat.encode(capacity: self.responseByteCount, self.appendResponse(to:))
     }
 
     /// How many bytes `appendResponse` writes.
@@ -140,14 +134,14 @@ extension AppendOutcome {
     /// Outcomes as an `AppendLogsResponse { repeated results }` in wire form, byte for byte
     /// SwiftProtobuf's.
     package static func batchResponseBytes(_ outcomes: [AppendOutcome]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(outcomes.reduce(0) { $0 + WireFormat.bytesFieldSize($1.responseByteCount) })
-        for outcome in outcomes {
-            bytes.append(0x0A)  // 1: results
-            WireFormat.appendVarint(UInt64(outcome.responseByteCount), to: &bytes)
-            outcome.appendResponse(to: &bytes)
+        let sizes = outcomes.map(\.responseByteCount)
+        return WireFormat.encode(capacity: sizes.reduce(0) { $0 + WireFormat.bytesFieldSize($1) }) { bytes in
+            for (outcome, size) in zip(outcomes, sizes) {
+                bytes.append(0x0A)  // 1: results
+                WireFormat.appendVarint(UInt64(size), to: &bytes)
+                outcome.appendResponse(to: &bytes)
+            }
         }
-        return bytes
     }
 }
 

@@ -18,11 +18,11 @@ package struct TreeItem: Sendable, Equatable {
     /// The node as a `TreeNode` in protobuf's wire format, byte for byte what SwiftProtobuf
     /// writes for `TreeNode { entry, depth }`.
     package var nodeBytes: [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(WireFormat.bytesFieldSize(self.entry.count) + 1 + WireFormat.varintSize(UInt64(self.depth)))
-        WireFormat.appendBytesField(0x0A, self.entry, to: &bytes)  // 1: entry
-        WireFormat.appendVarintField(0x10, UInt64(self.depth), to: &bytes)  // 2: depth
-        return bytes
+        let capacity = WireFormat.bytesFieldSize(self.entry.count) + 1 + WireFormat.varintSize(UInt64(self.depth))
+        return WireFormat.encode(capacity: capacity) { bytes in
+            WireFormat.appendBytesField(0x0A, self.entry, to: &bytes)  // 1: entry
+            WireFormat.appendVarintField(0x10, UInt64(self.depth), to: &bytes)  // 2: depth
+        }
     }
 }
 

@@ -2,6 +2,15 @@
 /// first would cost more than the bytes: varints and length-delimited fields. `FrameEncoder`
 /// writes frames with them and the store writes stored entries (`LogRecord.appendEntry`).
 package enum WireFormat {
+    /// The bytes `write` appends to a buffer reserved for `capacity` of them: one allocation for
+    /// each hand-written message.
+    package static func encode(capacity: Int, _ write: (inout [UInt8]) -> Void) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        write(&bytes)
+        return bytes
+    }
+
     /// Bytes a varint of `value` takes.
     package static func varintSize(_ value: UInt64) -> Int {
         (64 - (value | 1).leadingZeroBitCount + 6) / 7
