@@ -1,5 +1,6 @@
-// libFuzzer target over the bytes a peer controls: the frame decoder, every request message the
-// server decodes from a `start`, and the validation of appended entries. Built by dev/fuzz.sh.
+// libFuzzer target over the bytes a peer controls: the frame decoder (and the server's direct
+// reading of `start` frames against SwiftProtobuf's), every request message the server decodes
+// from a `start`, and the validation of appended entries. Built by dev/fuzz.sh.
 import OrchLogWire
 import SwiftProtobuf
 
@@ -10,13 +11,26 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var decoder = FrameDecoder(maxFrameBytes: 4096)
     decoder.append(UnsafeRawBufferPointer(bytes))
     while true {
-        let frame: Frame?
+        let frame: Frame
         do {
-            frame = try decoder.next()
+            guard let payload = try decoder.nextPayload() else { break }
+            let direct = ClientFrame.readCommonStart(payload)
+            do {
+                frame = try Frame(framePayload: payload)
+            } catch {
+                // The server's direct reading of a `start` accepts nothing SwiftProtobuf rejects...
+                precondition(direct == nil, "read directly but SwiftProtobuf rejects it: \(Array(payload))")
+                throw error
+            }
+            // ...and reads the same values.
+            if let (callID, start) = direct {
+                guard case .start(let reference) = frame.kind, frame.callID == callID, CallStartFields(reference) == start else {
+                    preconditionFailure("direct reading differs from SwiftProtobuf's: \(Array(payload))")
+                }
+            }
         } catch {
             break
         }
-        guard let frame else { break }
         if case .start(let start) = frame.kind {
             let request = [UInt8](start.request)
             _ = try? Orchlog_V1_AppendLogRequest.decodeUntrusted(request)

@@ -52,6 +52,9 @@ entry = b"\x0a\x24" + b"0190f3c2-7b1a-7c3e-9a4b-2d5e6f708192" + b"\x22\x02hi"
 request = b"\x0a" + bytes([len(entry)]) + entry
 start = b"\x0a" + bytes([len(method)]) + method + b"\x2a" + bytes([len(request)]) + request
 seeds["start"] = b"\x08\x01\x22" + bytes([len(start)]) + start
+method = b"/orchlog.v1.OrchestrationLog/StreamChildren"
+start = b"\x0a" + bytes([len(method)]) + method + b"\x10\x88\x27\x20\x40\x2a\x02\x0a\x00"
+seeds["start-stream"] = b"\x08\x02\x22" + bytes([len(start)]) + start
 for name, payload in seeds.items():
     with open(os.path.join(d, name), "wb") as f:
         f.write(frame(payload))

@@ -49,6 +49,8 @@ package final class Connection: @unchecked Sendable {
     private static let readChunk = 64 * 1024
     /// Reads per event before yielding the queue to the other connections on it.
     private static let readsPerEvent = 16
+    /// Output that a read event writes before it has handed over all its frames.
+    private static let flushWhileReadingBytes = 4 * 1024
 
     /// Wraps a connected non-blocking socket; the connection owns and eventually closes `fd`.
     package init(fd: Int32, queue: DispatchQueue, options: ConnectionOptions) {
@@ -246,16 +248,17 @@ package final class Connection: @unchecked Sendable {
     /// Hands buffered frames to the handler while the connection is open and not backpressured.
     private func deliverFrames() {
         while self.state == .open && !self.readSuspended && !self.inputFailed {
-            let frame: Frame?
-            do {
-                frame = try self.decoder.next()
+            do throws(FrameDecodingError) {
+                guard let payload = try self.decoder.nextPayload() else { return }
+                try self.handler?.connection(self, didReceive: payload)
+                // Replies to a long run of pipelined calls go out in pieces, so that the peer
+                // works on the first ones while this queue answers the rest.
+                if self.outbound.pendingBytes >= Self.flushWhileReadingBytes && !self.writeSourceActive { self.flush() }
             } catch {
                 self.inputFailed = true
                 self.handler?.connection(self, didFailDecoding: error)
                 return
             }
-            guard let frame else { return }
-            self.handler?.connection(self, didReceive: frame)
         }
     }
 

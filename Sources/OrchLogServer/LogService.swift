@@ -9,27 +9,27 @@ enum LogService {
     static func start(_ call: ServerCall, request: [UInt8], on connection: ServerConnection) {
         do throws(RPCStatus) {
             switch call.method {
-            case MethodPath.appendLog:
+            case .appendLog:
                 try self.appendLog(call, try decode(request), requestBytes: request.count, connection)
-            case MethodPath.appendLogs:
+            case .appendLogs:
                 try self.appendLogs(call, try decode(request), requestBytes: request.count, connection)
-            case MethodPath.getLog:
+            case .getLog:
                 try self.getLog(call, try decode(request), connection)
-            case MethodPath.streamChildren:
+            case .streamChildren:
                 let stream = try ChildrenStream(connection: connection, call: call, request: try decode(request))
                 call.stream = stream
                 stream.start()
-            case MethodPath.getTree:
+            case .getTree:
                 let stream = try TreeStream(connection: connection, call: call, request: try decode(request))
                 call.stream = stream
                 stream.start()
-            case MethodPath.health:
+            case .health:
                 let _: Orchlog_V1_HealthRequest = try decode(request)
                 connection.respond(call, .success(self.healthResponse(
                     version: connection.configuration.version, entryCount: connection.store.entryCount
                 )))
-            default:
-                throw RPCStatus(.unimplemented, "method \"\(call.method.prefix(200))\" is not implemented by this server")
+            case .unknown(let path):
+                throw RPCStatus(.unimplemented, "method \"\(path.prefix(200))\" is not implemented by this server")
             }
         } catch {
             connection.finish(call, error)
@@ -47,6 +47,8 @@ enum LogService {
     }
 
     private static func decode<M: SwiftProtobuf.Message>(_ bytes: [UInt8]) throws(RPCStatus) -> M {
+        // No bytes are every message's defaults (a Health request is always empty).
+        guard !bytes.isEmpty else { return M() }
         do {
             return try M.decodeUntrusted(bytes)
         } catch {

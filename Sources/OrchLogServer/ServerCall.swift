@@ -1,10 +1,11 @@
 import Dispatch
+import OrchLogWire
 
 /// One open call on a connection.
 // @unchecked: confined to the connection's queue; store completions only carry it back there.
 final class ServerCall: @unchecked Sendable {
     let id: UInt32
-    let method: String
+    let method: RPCMethod
     /// Messages the client still accepts on a streaming call; `nil` is unlimited.
     private(set) var credit: UInt64?
     private(set) var isOpen = true
@@ -13,7 +14,7 @@ final class ServerCall: @unchecked Sendable {
     /// Fires DEADLINE_EXCEEDED; cancelled when the call ends first.
     var deadline: DispatchWorkItem?
 
-    init(id: UInt32, method: String, initialCredit: UInt32) {
+    init(id: UInt32, method: RPCMethod, initialCredit: UInt32) {
         self.id = id
         self.method = method
         self.credit = initialCredit == 0 ? nil : UInt64(initialCredit)

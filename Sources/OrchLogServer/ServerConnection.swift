@@ -67,19 +67,32 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
 
     // MARK: - ConnectionHandler
 
-    func connection(_ connection: Connection, didReceive frame: Frame) {
+    func connection(_ connection: Connection, didReceive payload: ArraySlice<UInt8>) throws(FrameDecodingError) {
         self.lastActivity = .now()
+        switch try ClientFrame(payload: payload) {
+        case .start(let callID, let start):
+            switch self.phase {
+            case .closed: return
+            case .awaitingHello: self.refuseBeforeHello(kind: "start")
+            case .active, .draining: self.receiveStart(start, callID: callID)
+            }
+        case .other(let frame):
+            self.receive(frame)
+        }
+    }
+
+    private func receive(_ frame: Frame) {
         switch (self.phase, frame.kind) {
         case (.closed, _):
             return
         case (.awaitingHello, .hello(let hello)):
             self.receiveHello(hello, callID: frame.callID)
         case (.awaitingHello, _):
-            self.goAway(.invalidArgument("protocol violation: the first frame must be hello, got \(frame.kindName)"))
+            self.refuseBeforeHello(kind: frame.kindName)
         case (.active, .hello), (.draining, .hello):
             self.goAway(.invalidArgument("protocol violation: hello sent twice"))
         case (_, .start(let start)):
-            self.receiveStart(start, callID: frame.callID)
+            self.receiveStart(CallStartFields(start), callID: frame.callID)
         case (_, .credit(let credit)):
             if let call = self.calls[frame.callID] {
                 call.grant(credit.n)
@@ -124,6 +137,10 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
 
     // MARK: - Frames
 
+    private func refuseBeforeHello(kind: String) {
+        self.goAway(.invalidArgument("protocol violation: the first frame must be hello, got \(kind)"))
+    }
+
     private func receiveHello(_ hello: Orchlog_V1_Hello, callID: UInt32) {
         guard callID == 0 else {
             self.goAway(.invalidArgument("protocol violation: hello must use call_id 0, got \(callID)"))
@@ -145,7 +162,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         self.scheduleIdleCheck(after: self.configuration.idleTimeoutMillis)
     }
 
-    private func receiveStart(_ start: Orchlog_V1_CallStart, callID: UInt32) {
+    private func receiveStart(_ start: CallStartFields, callID: UInt32) {
         guard callID != 0 else {
             self.goAway(.invalidArgument("protocol violation: start needs a call_id other than 0"))
             return
@@ -177,7 +194,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
             call.deadline = deadline
             self.queue.asyncAfter(deadline: .now() + .milliseconds(Int(timeout)), execute: deadline)
         }
-        LogService.start(call, request: Array(start.request), on: self)
+        LogService.start(call, request: start.request, on: self)
     }
 
     // MARK: - Serving calls

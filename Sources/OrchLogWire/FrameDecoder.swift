@@ -38,11 +38,13 @@ package struct FrameDecoder {
 
     /// Appends bytes read from the peer.
     package mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        self.compactIfWorthIt()
         self.buffer.append(contentsOf: bytes)
     }
 
     /// Appends bytes read from the peer.
     package mutating func append(_ bytes: some Sequence<UInt8>) {
+        self.compactIfWorthIt()
         self.buffer.append(contentsOf: bytes)
     }
 
@@ -50,21 +52,30 @@ package struct FrameDecoder {
     ///
     /// - Throws: `FrameDecodingError`; the stream is unusable afterwards.
     package mutating func next() throws(FrameDecodingError) -> Frame? {
+        guard let payload = try self.nextPayload() else { return nil }
+        return try Frame(framePayload: payload)
+    }
+
+    /// The payload of the next whole frame (its length prefix removed), or `nil` when more bytes
+    /// are needed. The slice shares the decoder's buffer; drop it before appending again, or the
+    /// next append copies the buffer.
+    ///
+    /// - Throws: `FrameDecodingError.zeroLength` or `.tooLarge`; the stream is unusable afterwards.
+    package mutating func nextPayload() throws(FrameDecodingError) -> ArraySlice<UInt8>? {
+        // Compacting here, never after taking a slice, means it never copies a buffer a payload
+        // still shares.
+        self.compactIfWorthIt()
         let available = self.buffer.count - self.readIndex
-        guard available >= ProtocolConstants.lengthPrefixBytes else {
-            self.compactIfEmpty()
-            return nil
-        }
+        guard available >= ProtocolConstants.lengthPrefixBytes else { return nil }
         let length = self.peekLength()
         guard length > 0 else { throw .zeroLength }
         guard length <= self.maxFrameBytes else { throw .tooLarge(length: length, limit: self.maxFrameBytes) }
         guard available >= ProtocolConstants.lengthPrefixBytes + length else { return nil }
 
         let start = self.readIndex + ProtocolConstants.lengthPrefixBytes
-        let frame = try Self.decodeFrame(self.buffer, from: start, count: length)
+        let payload = self.buffer[start..<(start + length)]
         self.readIndex = start + length
-        self.compactIfWorthIt()
-        return frame
+        return payload
     }
 
     private func peekLength() -> Int {
@@ -73,19 +84,6 @@ package struct FrameDecoder {
             length = length << 8 | Int(self.buffer[self.readIndex + i])
         }
         return length
-    }
-
-    private static func decodeFrame(
-        _ buffer: [UInt8], from start: Int, count: Int
-    ) throws(FrameDecodingError) -> Frame {
-        do {
-            return try buffer.withUnsafeBytes { raw in
-                let payload = UnsafeRawBufferPointer(rebasing: raw[start..<(start + count)])
-                return try Frame.decodeUntrusted(payload)
-            }
-        } catch {
-            throw .malformed(String(describing: error))
-        }
     }
 
     private mutating func compactIfEmpty() {
@@ -101,6 +99,19 @@ package struct FrameDecoder {
         } else if self.readIndex > self.buffer.count / 2 {
             self.buffer.removeSubrange(0..<self.readIndex)
             self.readIndex = 0
+        }
+    }
+}
+
+extension Frame {
+    /// Decodes one frame's payload with SwiftProtobuf.
+    ///
+    /// - Throws: `FrameDecodingError.malformed` when the bytes are not a valid `Frame`.
+    package init(framePayload payload: ArraySlice<UInt8>) throws(FrameDecodingError) {
+        do {
+            self = try payload.withUnsafeBytes { try Frame.decodeUntrusted($0) }
+        } catch {
+            throw .malformed(String(describing: error))
         }
     }
 }

@@ -186,7 +186,11 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
 
     // MARK: - ConnectionHandler
 
-    func connection(_ connection: Connection, didReceive frame: Frame) {
+    func connection(_ connection: Connection, didReceive payload: ArraySlice<UInt8>) throws(FrameDecodingError) {
+        self.receive(try Frame(framePayload: payload))
+    }
+
+    private func receive(_ frame: Frame) {
         switch frame.kind {
         case .helloAck(let ack):
             guard case .handshaking(let continuation) = self.state else { return }
