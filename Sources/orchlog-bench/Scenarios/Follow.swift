@@ -4,7 +4,8 @@ import OrchLogWire
 extension Bench {
     /// Followers of one parent, one connection each, while children are appended at a steady
     /// rate on another connection: the delay from each append's OK to each follower receiving
-    /// that child, and that every follower got every child exactly once, in order.
+    /// that child (issue 5's measure), the delay from the append's request (which does not
+    /// depend on when the OK comes), and that every follower got every child exactly once, in order.
     func follow() throws {
         let server = try self.startServer("follow")
         defer { server.stop() }
@@ -25,6 +26,7 @@ extension Bench {
         // What each follower received (seq, time), and each append's seq and OK time.
         var received: [[(seq: UInt64, at: UInt64)]] = Array(repeating: [], count: connections.count)
         var acknowledged: [UInt64: UInt64] = [:]
+        var requested: [UInt64: UInt64] = [:]
         var appendLatencies = Latencies(capacity: self.sizes.followAppends)
         var appendSent: [UInt32: UInt64] = [:]
         var failures: [String] = []
@@ -53,6 +55,7 @@ extension Bench {
                     if connection.index == 0 {
                         let response = try Orchlog_V1_AppendLogResponse(serializedBytes: Data(raw.messagePayload))
                         acknowledged[response.entry.seq] = now
+                        requested[response.entry.seq] = appendSent[raw.callID]
                     } else {
                         let entry = try Orchlog_V1_LogEntry(serializedBytes: Data(raw.messagePayload))
                         received[connection.index].append((entry.seq, now))
@@ -85,8 +88,10 @@ extension Bench {
             }
         )
 
-        // Exactly once, in order; delay from the append's OK (0 when the child came first).
+        // Exactly once, in order; delay from the append's OK (0 when the child came first), and
+        // from its request.
         var delays = Latencies(capacity: self.sizes.followers * self.sizes.followAppends)
+        var fromRequest = Latencies(capacity: self.sizes.followers * self.sizes.followAppends)
         var lost = 0, repeated = 0, disordered = 0, beforeOK = 0
         let expected = acknowledged.keys.sorted()
         for follower in received.dropFirst() {
@@ -100,6 +105,7 @@ extension Bench {
                 guard let ok = acknowledged[seq] else { continue }
                 if at < ok { beforeOK += 1 }
                 delays.record(at > ok ? at - ok : 0)
+                if let sent = requested[seq] { fromRequest.record(at - sent) }
             }
         }
         failures.forEach { self.report.fail("follow: \($0)") }
@@ -113,6 +119,12 @@ extension Bench {
             value: Double(delays.count), unit: "deliveries", operations: delays.count, errors: lost + repeated + disordered,
             p50Micros: p50, p99Micros: p99, p999Micros: p999,
             notes: "delay from the append's OK; \(beforeOK) arrived before the OK; lost \(lost), repeated \(repeated)"
+        ))
+        let (r50, r99, r999) = fromRequest.summary()
+        self.report.add(Measurement(
+            key: "follow/orchlog/delivery-from-request", scenario: "follow", system: "orchlog",
+            label: "the same deliveries, delay from the append's request", value: Double(fromRequest.count),
+            unit: "deliveries", operations: fromRequest.count, p50Micros: r50, p99Micros: r99, p999Micros: r999
         ))
         let (a50, a99, a999) = appendLatencies.summary()
         self.report.add(Measurement(

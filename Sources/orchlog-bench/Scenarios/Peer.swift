@@ -39,6 +39,12 @@ extension Bench {
             p50Micros: follow["p50_us"], p99Micros: follow["p99_us"], p999Micros: follow["p999_us"],
             notes: "delay from the append's OK; append p50 \(Int(follow["append_p50_us", default: 0])) µs"
         ))
+        self.report.add(Measurement(
+            key: "peer/grpc/follow/delivery-from-request", scenario: "peer", system: "grpc-peer",
+            label: "grpc-swift 2 peer: the same deliveries, delay from the append's request",
+            value: follow["delivered", default: 0], unit: "deliveries",
+            p50Micros: follow["request_p50_us"], p99Micros: follow["request_p99_us"], p999Micros: follow["request_p999_us"]
+        ))
 
         let children = try peer.load("children", ["--children", "\(self.sizes.children)"])
         self.report.add(Measurement(

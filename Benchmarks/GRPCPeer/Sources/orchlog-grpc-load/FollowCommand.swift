@@ -4,7 +4,7 @@ import Synchronization
 
 /// Fan-out latency: F followers of one parent (StreamChildren, follow=true), one appender adding
 /// A children at R per second; for every child and follower, receive time - the time the
-/// appender got its AppendLog OK.
+/// appender got its AppendLog OK, and receive time - the time the appender sent it.
 ///
 /// Followers share `--follower-connections` clients (default min(F, 8)), round-robin, so F
 /// streams are multiplexed on a few HTTP/2 connections as one process with many watchers would
@@ -69,6 +69,7 @@ struct FollowCommand: AsyncParsableCommand {
         progress("follow: \(followerCount) followers on \(followerPool.clients.count) connections, \(appendCount) appends at \(self.rate)/s")
 
         var okAt = [Int64?](repeating: nil, count: appendCount)
+        var sentAt = [Int64?](repeating: nil, count: appendCount)
         var appendLatencies = Latencies()
         var appendErrors = 0
         let recordings = (0..<followerCount).map { _ in Recording(count: appendCount) }
@@ -111,21 +112,39 @@ struct FollowCommand: AsyncParsableCommand {
                 progress("only \(followerCount - ready.remaining) of \(followerCount) followers opened in time")
             }
 
-            // Steady pacing: child i is due at start + i/rate; lockstep, so a slow append delays the next.
+            // Steady pacing, open loop as in orchlog-bench's follow: child i is sent at
+            // start + i/rate whether or not earlier appends were answered, so the followers get
+            // the rate asked for even when an append takes longer than the interval.
             let start = clock.now
             let interval = 1.0 / self.rate
-            for i in 0..<appendCount {
-                let due = start + .nanoseconds(Int64(Double(i) * interval * 1e9))
-                if due > clock.now { try? await clock.sleep(until: due) }
-                let begin = clock.now
-                do {
-                    _ = try await appender.clients[0].appendLog(Entries.child(of: parent, step: i, id: childIDs[i]))
-                    let end = clock.now
-                    okAt[i] = (end - base).nanoseconds
-                    appendLatencies.record(end - begin)
-                } catch {
+            let client = appender.clients[0]
+            let answers = await withTaskGroup(of: (index: Int, sent: Int64, ok: Int64?, error: String?).self) { appends in
+                for i in 0..<appendCount {
+                    let due = start + .nanoseconds(Int64(Double(i) * interval * 1e9))
+                    if due > clock.now { try? await clock.sleep(until: due) }
+                    let entry = Entries.child(of: parent, step: i, id: childIDs[i])
+                    appends.addTask {
+                        let sent = (clock.now - base).nanoseconds
+                        do {
+                            _ = try await client.appendLog(entry)
+                            return (i, sent, (clock.now - base).nanoseconds, nil)
+                        } catch {
+                            return (i, sent, nil, "\(error)")
+                        }
+                    }
+                }
+                var answers: [(index: Int, sent: Int64, ok: Int64?, error: String?)] = []
+                for await answer in appends { answers.append(answer) }
+                return answers
+            }
+            for answer in answers {
+                sentAt[answer.index] = answer.sent
+                if let ok = answer.ok {
+                    okAt[answer.index] = ok
+                    appendLatencies.record(nanoseconds: ok - answer.sent)
+                } else {
                     appendErrors += 1
-                    if appendErrors == 1 { progress("append failed: \(error)") }
+                    if appendErrors == 1 { progress("append failed: \(answer.error ?? "")") }
                 }
             }
 
@@ -140,6 +159,7 @@ struct FollowCommand: AsyncParsableCommand {
         if let first = streamErrors.first { progress("\(streamErrors.count) streams failed; first: \(first)") }
 
         var latencies = Latencies()
+        var fromRequest = Latencies()
         var delivered = 0, duplicates = 0, outOfOrder = 0, beforeOK = 0
         for recording in recordings {
             let snapshot = recording.snapshot()
@@ -147,6 +167,9 @@ struct FollowCommand: AsyncParsableCommand {
             duplicates += snapshot.duplicates
             outOfOrder += snapshot.outOfOrder
             for i in 0..<appendCount {
+                if let received = snapshot.receivedAt[i], let sent = sentAt[i] {
+                    fromRequest.record(nanoseconds: received - sent)
+                }
                 guard let received = snapshot.receivedAt[i], let ok = okAt[i] else { continue }
                 var latency = received - ok
                 if latency < 0 {
@@ -159,6 +182,7 @@ struct FollowCommand: AsyncParsableCommand {
         }
         let summary = latencies.summary()
         let appendSummary = appendLatencies.summary()
+        let requestSummary = fromRequest.summary()
         emitJSON([
             "scenario": .string("follow"), "followers": .int(followerCount), "appends": .int(appendCount),
             "rate": .double(self.rate), "follower_connections": .int(followerPool.clients.count),
@@ -168,6 +192,8 @@ struct FollowCommand: AsyncParsableCommand {
             "p50_us": .double(summary.micros(0.50)), "p99_us": .double(summary.micros(0.99)),
             "p999_us": .double(summary.micros(0.999)), "max_us": .double(summary.maxMicros),
             "append_p50_us": .double(appendSummary.micros(0.50)), "append_p99_us": .double(appendSummary.micros(0.99)),
+            "request_p50_us": .double(requestSummary.micros(0.50)), "request_p99_us": .double(requestSummary.micros(0.99)),
+            "request_p999_us": .double(requestSummary.micros(0.999)),
         ])
         await appender.shutdown()
         await followerPool.shutdown()
