@@ -9,11 +9,11 @@ import OrchLogWire
 /// One non-blocking TCP socket driven by Dispatch read/write sources on one serial queue.
 ///
 /// Inbound bytes go through a bounded `FrameDecoder`, which cuts them into frame payloads for the
-/// handler to read (a client and a server read different frames); outbound frames collect in an
-/// `OutboundBuffer` and go out in one write per queue turn, or every 4 KiB while a read event
-/// is still handing over pipelined calls. Above the high watermark the
-/// connection stops taking frames from the peer and tells its handler to pause producers; it
-/// resumes below the low watermark. Nothing grows without bound, whatever the peer does.
+/// handler to read (a client and a server read different frames). Outbound frames collect in an
+/// `OutboundBuffer` and go out in one write per queue turn, or every 4 KiB while a read event is
+/// still handing over pipelined calls. Above the high watermark the connection stops taking
+/// frames from the peer and tells its handler to pause producers; it resumes below the low
+/// watermark. Nothing grows without bound, whatever the peer does.
 ///
 /// All methods must be called on `queue`.
 // @unchecked: every mutable property is confined to `queue` (checked in debug builds).

@@ -48,6 +48,49 @@ struct RPCTests {
         #expect(retry.code == .ok && !response.created && response.entry == root)
     }
 
+    @Test("a start with metadata, or with its fields in another order, is served like the common shape")
+    func startShapes() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        let root = try client.append(entry(content: "root"))
+        let request: [UInt8] = try Orchlog_V1_GetLogRequest.with {
+            $0.orchestrationSessionLogID = root.orchestrationSessionLogID
+        }.serializedBytes()
+
+        // Metadata is accepted and ignored; the server reads this frame with SwiftProtobuf.
+        let withMetadata = Frame.with {
+            $0.callID = 101
+            $0.start = .with { $0.method = MethodPath.getLog; $0.metadata = ["trace": "abc"]; $0.request = Data(request) }
+        }
+        #expect(ClientFrame.readCommonStart(FrameEncoder.encode(withMetadata).dropFirst(4)) == nil)
+        try client.send(withMetadata)
+        let first = try client.collect(101)
+        #expect(first.code == .ok)
+        #expect(try first.decode(LogEntryMessage.self) == [root])
+
+        // `request` before `method`, written by hand: also SwiftProtobuf's to read.
+        func field(_ tag: UInt8, _ bytes: [UInt8]) -> [UInt8] {
+            var out = [tag]
+            WireFormat.appendVarint(UInt64(bytes.count), to: &out)
+            return out + bytes
+        }
+        let start = field(0x2A, request) + field(0x0A, Array(MethodPath.getLog.utf8))
+        let payload: [UInt8] = [0x08, 102] + field(0x22, start)
+        #expect(ClientFrame.readCommonStart(ArraySlice(payload)) == nil)
+        let length = UInt32(payload.count)
+        try client.send(bytes: [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: length >> $0) } + payload)
+        let second = try client.collect(102)
+        #expect(second.code == .ok)
+        #expect(try second.decode(LogEntryMessage.self) == [root])
+
+        // And the common shape, read directly, on the same connection.
+        let third = try client.call(MethodPath.getLog, Orchlog_V1_GetLogRequest.with {
+            $0.orchestrationSessionLogID = root.orchestrationSessionLogID
+        })
+        #expect(third.code == .ok)
+        #expect(try third.decode(LogEntryMessage.self) == [root])
+    }
+
     @Test("AppendLogs stores a batch atomically with a parent earlier in the batch")
     func appendBatch() throws {
         let server = try TestServer()
