@@ -57,6 +57,36 @@ struct ClientFrameTests {
         #expect(ClientFrame.readCommonStart(bare)?.0 == 0)
     }
 
+    @Test("starts as protobuf-c and Python's protobuf write them are read directly")
+    func otherClientsReadDirectly() throws {
+        // Captured from the C client's generated code (orchlog__v1__frame__pack) and from the
+        // Python client's `pb.Frame`, filled as their `start` functions fill it: byte for byte
+        // the same for this call, and a Health call from Python with its empty request written.
+        let captured: [(hex: String, callID: UInt32, fields: CallStartFields)] = [
+            (
+                "080722370a2b2f6f7263686c6f672e76312e4f726368657374726174696f6e4c6f672f53747265616d4368696c6472656e10882720402a030a0178",
+                7, CallStartFields(method: .streamChildren, timeoutMs: 5000, initialCredit: 64, request: [0x0A, 0x01, 0x78])
+            ),
+            (
+                "08ac0222270a232f6f7263686c6f672e76312e4f726368657374726174696f6e4c6f672f4865616c74682a00",
+                300, CallStartFields(method: .health, timeoutMs: 0, initialCredit: 0, request: [])
+            ),
+        ]
+        for (hex, callID, fields) in captured {
+            var bytes: [UInt8] = []
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                bytes.append(try #require(UInt8(hex[index..<next], radix: 16)))
+                index = next
+            }
+            let direct = try #require(ClientFrame.readCommonStart(ArraySlice(bytes)))
+            #expect(direct.0 == callID)
+            #expect(direct.1 == fields)
+            #expect(self.viaSwiftProtobuf(ArraySlice(bytes)).map { $0.1 } == fields)
+        }
+    }
+
     @Test("other shapes go to SwiftProtobuf and are read the same way")
     func otherShapesFallBack() throws {
         let health = Array(MethodPath.health.utf8)
