@@ -71,11 +71,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         self.lastActivity = .now()
         switch try ClientFrame(payload: payload) {
         case .start(let callID, let start):
-            switch self.phase {
-            case .closed: return
-            case .awaitingHello: self.refuseBeforeHello(kind: "start")
-            case .active, .draining: self.receiveStart(start, callID: callID)
-            }
+            self.receiveStart(start, callID: callID)
         case .other(let frame):
             self.receive(frame)
         }
@@ -162,7 +158,13 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         self.scheduleIdleCheck(after: self.configuration.idleTimeoutMillis)
     }
 
+    /// A `start`, however it was read (`ClientFrame`).
     private func receiveStart(_ start: CallStartFields, callID: UInt32) {
+        switch self.phase {
+        case .closed: return
+        case .awaitingHello: return self.refuseBeforeHello(kind: "start")
+        case .active, .draining: break
+        }
         guard callID != 0 else {
             self.goAway(.invalidArgument("protocol violation: start needs a call_id other than 0"))
             return

@@ -32,7 +32,7 @@ package final class LogStore: Sendable {
             if writerDB.isReadOnly {
                 logger.warning("database is read-only: reads are served, appends fail with UNAVAILABLE until orchlogd is restarted on a writable file", metadata: ["path": "\(path)"])
             }
-            let count = UInt64(try writerDB.scalarText("SELECT count(*) FROM \"orchestration_session_log\"").flatMap { UInt64($0) } ?? 0)
+            let count = try StoreReader(db: writerDB).count()
 
             var readerDBs: [Database] = []
             for _ in 0..<max(1, options.readerCount) {
@@ -103,8 +103,7 @@ package final class LogStore: Sendable {
         if existing == nil {
             try db.execute(Schema.createTable)
         } else {
-            let info = try db.statement("PRAGMA table_info(\"orchestration_session_log\")")
-            defer { info.reset() }
+            let info = try Statement(db: db, sql: #"PRAGMA table_info("orchestration_session_log")"#)
             var columns: [String] = []
             while try info.step() { columns.append(info.text(1) ?? "") }
             guard columns == Schema.columns else {

@@ -53,53 +53,47 @@ package enum ClientFrame: Sendable {
     package static func readCommonStart(_ payload: ArraySlice<UInt8>) -> (UInt32, CallStartFields)? {
         payload.withUnsafeBytes { bytes in
             var reader = ByteReader(bytes)
-            var callID: UInt32 = 0
-            if reader.take(0x08) {  // 1: call_id, varint
-                guard let value = reader.varint32() else { return nil }
-                callID = value
-            }
-            // 4: start, length-delimited, and the rest of the frame.
-            guard reader.take(0x22), let length = reader.varint32(), Int(length) == reader.remaining else { return nil }
+            do throws(OtherShape) {
+                let callID = reader.take(0x08) ? try reader.varint32() : 0  // 1: call_id
+                // 4: start, length-delimited, and the rest of the frame.
+                guard reader.take(0x22), try Int(reader.varint32()) == reader.remaining else { throw OtherShape() }
 
-            var method: RPCMethod?
-            var timeoutMs: UInt32 = 0
-            var initialCredit: UInt32 = 0
-            var request: UnsafeRawBufferPointer?
-            var lastField = 0
-            while reader.remaining > 0 {
-                switch reader.byte() {
-                case 0x0A where lastField < 1:  // 1: method
-                    guard let path = reader.lengthDelimited(), let served = RPCMethod(servedPath: path) else { return nil }
-                    method = served
-                    lastField = 1
-                case 0x10 where lastField < 2:  // 2: timeout_ms
-                    guard let value = reader.varint32() else { return nil }
-                    timeoutMs = value
-                    lastField = 2
-                case 0x20 where lastField < 4:  // 4: initial_credit
-                    guard let value = reader.varint32() else { return nil }
-                    initialCredit = value
-                    lastField = 4
-                case 0x2A where lastField < 5:  // 5: request
-                    guard let body = reader.lengthDelimited() else { return nil }
-                    request = body
-                    lastField = 5
-                default:  // metadata, an unknown field, a repeat, another order
-                    return nil
+                var method: RPCMethod?
+                var timeoutMs: UInt32 = 0
+                var initialCredit: UInt32 = 0
+                var request: UnsafeRawBufferPointer?
+                var lastField: UInt8 = 0
+                while reader.remaining > 0 {
+                    let tag = reader.byte()
+                    // Each field at most once and in number order, or it is not this shape.
+                    guard tag >> 3 > lastField else { throw OtherShape() }
+                    lastField = tag >> 3
+                    switch tag {
+                    case 0x0A: method = RPCMethod(servedPath: try reader.lengthDelimited())  // 1: method
+                    case 0x10: timeoutMs = try reader.varint32()  // 2: timeout_ms
+                    case 0x20: initialCredit = try reader.varint32()  // 4: initial_credit
+                    case 0x2A: request = try reader.lengthDelimited()  // 5: request
+                    default: throw OtherShape()  // metadata, or a field this build does not know
+                    }
                 }
+                guard let method else { throw OtherShape() }  // absent, or not one of the six
+                let fields = CallStartFields(
+                    method: method, timeoutMs: timeoutMs, initialCredit: initialCredit,
+                    request: request.map { Array($0) } ?? []
+                )
+                return (callID, fields)
+            } catch {
+                return nil
             }
-            guard let method else { return nil }
-            let fields = CallStartFields(
-                method: method, timeoutMs: timeoutMs, initialCredit: initialCredit,
-                request: request.map { Array($0) } ?? []
-            )
-            return (callID, fields)
         }
     }
 }
 
-/// A cursor over a frame's bytes for `ClientFrame.readCommonStart`: each read returns nil rather
-/// than pass the end.
+/// Bytes outside the shape `ClientFrame.readCommonStart` reads: SwiftProtobuf decides.
+private struct OtherShape: Error {}
+
+/// A cursor over a frame's bytes for `ClientFrame.readCommonStart`: a read that would pass the
+/// end, or a value outside the shape, throws `OtherShape`.
 private struct ByteReader {
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
@@ -123,22 +117,26 @@ private struct ByteReader {
 
     /// A varint of at most 5 bytes whose value fits in 32 bits; longer ones (which protobuf
     /// truncates for a uint32 field) are left to the full decoder.
-    mutating func varint32() -> UInt32? {
+    mutating func varint32() throws(OtherShape) -> UInt32 {
         var value: UInt64 = 0
         for shift in stride(from: 0, to: 35, by: 7) {
-            guard self.remaining > 0 else { return nil }
+            guard self.remaining > 0 else { throw OtherShape() }
             let byte = self.byte()
             value |= UInt64(byte & 0x7F) << UInt64(shift)
-            if byte < 0x80 { return value <= UInt64(UInt32.max) ? UInt32(value) : nil }
+            if byte < 0x80 {
+                guard value <= UInt64(UInt32.max) else { throw OtherShape() }
+                return UInt32(value)
+            }
         }
-        return nil
+        throw OtherShape()
     }
 
     /// A length-delimited field's bytes.
-    mutating func lengthDelimited() -> UnsafeRawBufferPointer? {
-        guard let length = self.varint32(), Int(length) <= self.remaining else { return nil }
+    mutating func lengthDelimited() throws(OtherShape) -> UnsafeRawBufferPointer {
+        let length = Int(try self.varint32())
+        guard length <= self.remaining else { throw OtherShape() }
         let start = self.index
-        self.index += Int(length)
+        self.index += length
         return UnsafeRawBufferPointer(rebasing: self.bytes[start..<self.index])
     }
 }

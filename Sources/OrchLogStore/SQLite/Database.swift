@@ -11,12 +11,11 @@ package final class SQL: Sendable {
     }
 }
 
-/// One SQLite connection with a cache of prepared statements.
+/// One SQLite connection with a cache of prepared statements (one per `SQL`).
 ///
 /// Not thread-safe: each `Database` is confined to one serial queue by its owner.
 package final class Database {
     let handle: OpaquePointer
-    private var statements: [String: Statement] = [:]
     /// Holds each `SQL` too, so that its identity cannot be reused by another object.
     private var prepared: [ObjectIdentifier: (sql: SQL, statement: Statement)] = [:]
 
@@ -37,7 +36,6 @@ package final class Database {
     }
 
     deinit {
-        self.statements.removeAll()
         self.prepared.removeAll()
         sqlite3_close_v2(self.handle)
     }
@@ -46,17 +44,6 @@ package final class Database {
     package func execute(_ sql: String) throws(SQLiteError) {
         let rc = sqlite3_exec(self.handle, sql, nil, nil, nil)
         guard rc == SQLITE_OK else { throw SQLiteError(code: rc, db: self.handle) }
-    }
-
-    /// A prepared statement for `sql`, reset and cleared, cached for reuse on this connection.
-    package func statement(_ sql: String) throws(SQLiteError) -> Statement {
-        if let cached = self.statements[sql] {
-            cached.reset()
-            return cached
-        }
-        let statement = try Statement(db: self, sql: sql)
-        self.statements[sql] = statement
-        return statement
     }
 
     /// The prepared statement for `sql`, reset and cleared; prepared on first use.
@@ -80,10 +67,9 @@ package final class Database {
     /// False while a transaction is open; SQLite may roll one back by itself after some errors.
     package var isAutocommit: Bool { sqlite3_get_autocommit(self.handle) != 0 }
 
-    /// Runs a single-value query such as `PRAGMA journal_mode`.
+    /// Runs a single-value query such as `PRAGMA journal_mode`, prepared for this one run.
     package func scalarText(_ sql: String) throws(SQLiteError) -> String? {
-        let statement = try self.statement(sql)
-        defer { statement.reset() }
+        let statement = try Statement(db: self, sql: sql)
         return try statement.step() ? statement.text(0) : nil
     }
 }

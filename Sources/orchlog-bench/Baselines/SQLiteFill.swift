@@ -3,17 +3,19 @@ import OrchLogWire
 
 /// Databases written by "another tool": the verbatim DDL and plain inserts, no orchlog indexes.
 enum SQLiteFill {
+    private static let insertRow = SQL("""
+        INSERT INTO "orchestration_session_log"
+            ("orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order")
+        VALUES (?1, ?2, ?3, ?4, ?5)
+        """)
+
     /// `rows` entries: sessions of 1,000 entries (a root and its children).
     static func tree(path: String, rows: Int) throws {
         let db = try Database(path: path, create: true)
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute(Schema.createTable)
         try db.execute("BEGIN")
-        let insert = try db.statement("""
-            INSERT INTO "orchestration_session_log"
-                ("orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order")
-            VALUES (?1, ?2, ?3, ?4, ?5)
-            """)
+        let insert = try db.statement(Self.insertRow)
         var root = ""
         for index in 0..<rows {
             let id = LogID.generateV7()

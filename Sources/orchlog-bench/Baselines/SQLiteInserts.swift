@@ -32,12 +32,14 @@ struct SQLiteInserts {
         }
     }
 
+    private static let insertRow = SQL("""
+        INSERT INTO "orchestration_session_log"
+            ("orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration")
+        VALUES (?1, ?2, ?3, ?4, ?5, NULL)
+        """)
+
     private func insert(id: String, parent: String?, order: Int64) throws {
-        let statement = try self.db.statement("""
-            INSERT INTO "orchestration_session_log"
-                ("orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration")
-            VALUES (?1, ?2, ?3, ?4, ?5, NULL)
-            """)
+        let statement = try self.db.statement(Self.insertRow)
         statement.bind(1, id)
         statement.bind(2, "note")
         statement.bind(3, parent)

@@ -118,7 +118,7 @@ struct FollowCommand: AsyncParsableCommand {
             let start = clock.now
             let interval = 1.0 / self.rate
             let client = appender.clients[0]
-            let answers = await withTaskGroup(of: (index: Int, sent: Int64, ok: Int64?, error: String?).self) { appends in
+            let answers = await withTaskGroup(of: AppendAnswer.self) { appends in
                 for i in 0..<appendCount {
                     let due = start + .nanoseconds(Int64(Double(i) * interval * 1e9))
                     if due > clock.now { try? await clock.sleep(until: due) }
@@ -127,15 +127,13 @@ struct FollowCommand: AsyncParsableCommand {
                         let sent = (clock.now - base).nanoseconds
                         do {
                             _ = try await client.appendLog(entry)
-                            return (i, sent, (clock.now - base).nanoseconds, nil)
+                            return AppendAnswer(index: i, sent: sent, ok: (clock.now - base).nanoseconds, error: nil)
                         } catch {
-                            return (i, sent, nil, "\(error)")
+                            return AppendAnswer(index: i, sent: sent, ok: nil, error: "\(error)")
                         }
                     }
                 }
-                var answers: [(index: Int, sent: Int64, ok: Int64?, error: String?)] = []
-                for await answer in appends { answers.append(answer) }
-                return answers
+                return await appends.reduce(into: []) { $0.append($1) }
             }
             for answer in answers {
                 sentAt[answer.index] = answer.sent
@@ -198,6 +196,14 @@ struct FollowCommand: AsyncParsableCommand {
         await appender.shutdown()
         await followerPool.shutdown()
     }
+}
+
+/// One paced append: when it was sent and answered (nanoseconds from the start), or why it failed.
+struct AppendAnswer: Sendable {
+    var index: Int
+    var sent: Int64
+    var ok: Int64?
+    var error: String?
 }
 
 /// What one follower received: the first receive time of each child, duplicates, and
