@@ -27,16 +27,18 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // Linux's epoll header, which the Glibc module leaves out.
+        .systemLibrary(name: "CEpoll"),
         // Frames, status codes, ids and the generated protobuf messages.
         .target(
             name: "OrchLogWire",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings
         ),
-        // Non-blocking sockets on Dispatch sources with bounded, watermarked buffers.
+        // Non-blocking sockets on Dispatch-driven event loops with bounded, watermarked buffers.
         .target(
             name: "OrchLogNet",
-            dependencies: ["OrchLogWire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CEpoll", "OrchLogWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // SQLite: the verbatim table, validation, group commit, readers, change feed.
@@ -111,6 +113,11 @@ let package = Package(
         .testTarget(
             name: "OrchLogWireTests",
             dependencies: ["OrchLogWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OrchLogNetTests",
+            dependencies: ["OrchLogNet", "OrchLogWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

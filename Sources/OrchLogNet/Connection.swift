@@ -6,18 +6,18 @@ import Darwin
 import Dispatch
 import OrchLogWire
 
-/// One non-blocking TCP socket driven by Dispatch read/write sources on one serial queue.
+/// One non-blocking TCP socket on an `EventLoop`, which tells it when the socket is ready.
 ///
 /// Inbound bytes go through a bounded `FrameDecoder`, which cuts them into frame payloads for the
 /// handler to read (a client and a server read different frames). Outbound frames collect in an
-/// `OutboundBuffer` and go out in one write per queue turn, or every 4 KiB while a read event is
-/// still handing over pipelined calls. Above the high watermark the connection stops taking
-/// frames from the peer and tells its handler to pause producers; it resumes below the low
+/// `OutboundBuffer` and go out in one write per turn of the loop, or every 4 KiB while a read
+/// event is still handing over pipelined calls. Above the high watermark the connection stops
+/// reading from the peer and tells its handler to pause producers; it resumes below the low
 /// watermark. Nothing grows without bound, whatever the peer does.
 ///
 /// All methods must be called on `queue`.
 // @unchecked: every mutable property is confined to `queue` (checked in debug builds).
-package final class Connection: @unchecked Sendable {
+package final class Connection: ReadinessHandler, @unchecked Sendable {
     private enum State {
         case idle
         case open
@@ -26,7 +26,10 @@ package final class Connection: @unchecked Sendable {
         case closed
     }
 
-    package let queue: DispatchQueue
+    /// The loop the socket lives on.
+    package let loop: EventLoop
+    /// The loop's queue.
+    package var queue: DispatchQueue { self.loop.queue }
     /// A process-unique number for logs.
     package let id: Int
     private let fd: Int32
@@ -35,14 +38,14 @@ package final class Connection: @unchecked Sendable {
     private var handler: (any ConnectionHandler)?
     private var decoder: FrameDecoder
     private var outbound: OutboundBuffer
-    private var readSource: (any DispatchSourceRead)?
-    private var writeSource: (any DispatchSourceWrite)?
+    /// The loop's name for the socket while it is registered.
+    private var token: UInt64?
+    /// What the loop waits on the socket for now.
+    private var interest: Interest = []
     private var readSuspended = false
-    private var writeSourceActive = false
+    /// The socket's send buffer was full: the loop tells when it has room again.
+    private var awaitingWritable = false
     private var flushScheduled = false
-    /// True while a read event hands frames to the handler; what they send is flushed once at
-    /// its end, in one write, instead of from a queue turn of its own.
-    private var deliveringInput = false
     private var inputFailed = false
     private var closeReason = ""
 
@@ -55,9 +58,9 @@ package final class Connection: @unchecked Sendable {
     private static let flushWhileReadingBytes = 4 * 1024
 
     /// Wraps a connected non-blocking socket; the connection owns and eventually closes `fd`.
-    package init(fd: Int32, queue: DispatchQueue, options: ConnectionOptions) {
+    package init(fd: Int32, loop: EventLoop, options: ConnectionOptions) {
         self.fd = fd
-        self.queue = queue
+        self.loop = loop
         self.options = options
         self.id = Self.ids.next()
         self.decoder = FrameDecoder(maxFrameBytes: options.maxFrameBytes)
@@ -73,29 +76,33 @@ package final class Connection: @unchecked Sendable {
     /// Bytes queued for the peer but not yet written.
     package var pendingOutboundBytes: Int { self.outbound.pendingBytes }
 
-    /// Starts reading and delivering events to `handler`.
+    /// Starts reading and delivering events to `handler`. A socket the loop cannot watch (the
+    /// kernel's limit on watched descriptors) closes at once, reported through `handler`.
     package func start(handler: any ConnectionHandler) {
         self.assertOnQueue()
         precondition(self.state == .idle, "Connection.start called twice")
         self.handler = handler
         self.state = .open
-
-        let read = DispatchSource.makeReadSource(fileDescriptor: self.fd, queue: self.queue)
-        let write = DispatchSource.makeWriteSource(fileDescriptor: self.fd, queue: self.queue)
-        // The fd is closed only once both sources are cancelled: dispatch may still watch it until then.
-        var remainingCancels = 2
-        let fd = self.fd
-        let onCancel = {
-            remainingCancels -= 1
-            if remainingCancels == 0 { Glibc.close(fd) }
+        do throws(SocketError) {
+            self.token = try self.loop.register(self.fd, interest: .readable, handler: self)
+            self.interest = .readable
+        } catch {
+            self.close(reason: "cannot watch the socket: \(error)")
         }
-        read.setEventHandler { self.readEvent() }
-        read.setCancelHandler(handler: onCancel)
-        write.setEventHandler { self.flush() }
-        write.setCancelHandler(handler: onCancel)
-        self.readSource = read
-        self.writeSource = write
-        read.resume()
+    }
+
+    func socketReady(_ readiness: Readiness) {
+        if readiness.readable || (readiness.failed && !self.readSuspended) {
+            self.readEvent()
+        }
+        if readiness.writable || readiness.failed {
+            self.flush()
+        }
+        // A failed socket that is paused and has nothing to write would be reported again and
+        // again; nothing more can come of it.
+        if readiness.failed && self.state != .closed && self.readSuspended && self.outbound.isEmpty {
+            self.close(reason: "socket failed: \(SocketError("socket", errno: Socket.pendingError(self.fd)))")
+        }
     }
 
     // MARK: - Output
@@ -159,24 +166,30 @@ package final class Connection: @unchecked Sendable {
         case .open, .closing:
             self.state = .closed
         }
-        if self.readSuspended { self.readSource?.resume() }
-        if !self.writeSourceActive { self.writeSource?.resume() }
-        self.readSource?.cancel()
-        self.writeSource?.cancel()
-        self.readSource = nil
-        self.writeSource = nil
+        if let token = self.token {
+            self.loop.deregister(self.fd, token: token)
+            self.token = nil
+        }
+        Glibc.close(self.fd)
         let handler = self.handler
         self.handler = nil
         handler?.connectionDidClose(self, reason: self.closeReason.isEmpty ? reason : self.closeReason)
     }
 
     private func scheduleFlush() {
-        guard !self.flushScheduled, !self.writeSourceActive, !self.deliveringInput else { return }
+        guard !self.flushScheduled, !self.awaitingWritable else { return }
         self.flushScheduled = true
-        self.queue.async {
-            self.flushScheduled = false
-            self.flush()
+        if self.loop.flushesAtEndOfTurn {
+            self.loop.flushAtEndOfTurn(self)
+        } else {
+            self.queue.async { self.flushScheduledOutput() }
         }
+    }
+
+    /// The flush that `scheduleFlush` promised.
+    func flushScheduledOutput() {
+        self.flushScheduled = false
+        self.flush()
     }
 
     private func flush() {
@@ -196,18 +209,16 @@ package final class Connection: @unchecked Sendable {
             let error = errno
             if error == EINTR { continue }
             if error == EAGAIN || error == EWOULDBLOCK {
-                if !self.writeSourceActive {
-                    self.writeSourceActive = true
-                    self.writeSource?.resume()
-                }
+                self.awaitingWritable = true
+                self.updateInterest()
                 return
             }
             self.close(reason: "write failed: \(SocketError("send", errno: error))")
             return
         }
-        if self.writeSourceActive {
-            self.writeSourceActive = false
-            self.writeSource?.suspend()
+        if self.awaitingWritable {
+            self.awaitingWritable = false
+            self.updateInterest()
         }
         if self.state == .closing {
             shutdown(self.fd, Int32(SHUT_WR))
@@ -218,11 +229,6 @@ package final class Connection: @unchecked Sendable {
 
     private func readEvent() {
         guard self.state == .open || self.state == .closing else { return }
-        self.deliveringInput = true
-        defer {
-            self.deliveringInput = false
-            if !self.outbound.isEmpty && !self.writeSourceActive && !self.flushScheduled { self.flush() }
-        }
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { chunk in
             for _ in 0..<Self.readsPerEvent {
                 guard self.state == .open || self.state == .closing, !self.readSuspended else { return }
@@ -255,7 +261,7 @@ package final class Connection: @unchecked Sendable {
                 try self.handler?.connection(self, didReceive: payload)
                 // Replies to a long run of pipelined calls go out in pieces, so that the peer
                 // works on the first ones while this queue answers the rest.
-                if self.outbound.pendingBytes >= Self.flushWhileReadingBytes && !self.writeSourceActive { self.flush() }
+                if self.outbound.pendingBytes >= Self.flushWhileReadingBytes && !self.awaitingWritable { self.flush() }
             } catch {
                 self.inputFailed = true
                 self.handler?.connection(self, didFailDecoding: error)
@@ -265,18 +271,33 @@ package final class Connection: @unchecked Sendable {
     }
 
     private func suspendReading() {
-        guard !self.readSuspended, let source = self.readSource else { return }
+        guard !self.readSuspended else { return }
         self.readSuspended = true
-        source.suspend()
+        self.updateInterest()
     }
 
     private func resumeReading() {
-        guard self.readSuspended, let source = self.readSource else { return }
+        guard self.readSuspended else { return }
         self.readSuspended = false
-        source.resume()
+        self.updateInterest()
         // Frames that arrived before the pause are already buffered; deliver them now.
         if self.state == .open && self.decoder.bufferedBytes > 0 {
             self.queue.async { self.deliverFrames() }
+        }
+    }
+
+    /// Tells the loop what to wait for: reading unless paused, room to write while output waits.
+    private func updateInterest() {
+        guard let token = self.token else { return }
+        var wanted: Interest = []
+        if !self.readSuspended { wanted.insert(.readable) }
+        if self.awaitingWritable { wanted.insert(.writable) }
+        guard wanted != self.interest else { return }
+        do throws(SocketError) {
+            try self.loop.setInterest(wanted, of: self.fd, token: token)
+            self.interest = wanted
+        } catch {
+            self.close(reason: "cannot watch the socket: \(error)")
         }
     }
 

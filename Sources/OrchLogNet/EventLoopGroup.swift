@@ -1,20 +1,23 @@
-import Dispatch
 import OrchLogWire
 
-/// A fixed set of serial queues, about one per core. Each connection lives on one of them for its
+/// A fixed set of event loops, about one per core. Each connection lives on one of them for its
 /// whole life, so its state needs no locks.
 package final class EventLoopGroup: Sendable {
-    package let queues: [DispatchQueue]
+    package let loops: [EventLoop]
     private let counter = Counter()
 
-    /// - Parameter count: how many serial queues; at least one.
-    package init(count: Int, label: String = "orchlog.net") {
-        let n = max(1, count)
-        self.queues = (0..<n).map { DispatchQueue(label: "\(label).\($0)") }
+    /// - Parameter count: how many loops; at least one.
+    /// - Throws: `SocketError` when the process cannot create the loops' epoll instances.
+    package init(count: Int, label: String = "orchlog.net") throws(SocketError) {
+        var loops: [EventLoop] = []
+        for index in 0..<max(1, count) {
+            loops.append(try EventLoop(label: "\(label).\(index)"))
+        }
+        self.loops = loops
     }
 
-    /// The next queue, round-robin.
-    package func next() -> DispatchQueue {
-        self.queues[self.counter.next() % self.queues.count]
+    /// The next loop, round-robin.
+    package func next() -> EventLoop {
+        self.loops[self.counter.next() % self.loops.count]
     }
 }

@@ -62,9 +62,7 @@ package enum Socket {
                 var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 let ready = poll(&pfd, 1, timeoutMillis)
                 guard ready > 0 else { throw SocketError("connect \(address)", errno: ready == 0 ? ETIMEDOUT : errno) }
-                var soError: Int32 = 0
-                var len = socklen_t(MemoryLayout<Int32>.size)
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soError, &len)
+                let soError = pendingError(fd)
                 guard soError == 0 else { throw SocketError("connect \(address)", errno: soError) }
             }
             setNoDelay(fd)
@@ -73,6 +71,14 @@ package enum Socket {
             Glibc.close(fd)
             throw error
         }
+    }
+
+    /// The error a socket reported asynchronously (`SO_ERROR`), or 0.
+    static func pendingError(_ fd: Int32) -> Int32 {
+        var error: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len)
+        return error
     }
 
     static func setNonBlocking(_ fd: Int32) throws(SocketError) {

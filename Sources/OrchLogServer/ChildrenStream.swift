@@ -44,9 +44,9 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
 
     func start() {
         if self.isFollowing {
-            let queue = self.connection.queue
+            let loop = self.connection.loop
             self.subscription = self.connection.store.feed.subscribe(parentID: self.parentID) { [weak self] in
-                queue.async { [weak self] in self?.pump() }
+                loop.execute { [weak self] in self?.pump() }
             }
         }
         self.fetch(checkParent: self.parentID != nil)
@@ -115,7 +115,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
         let parentID = self.parentID
         let after = self.fetchedThrough
         let pageSize = self.connection.configuration.streamPageSize
-        let queue = self.connection.queue
+        let loop = self.connection.loop
         self.connection.store.read({ reader throws(RPCStatus) in
             if checkParent, let parentID, try reader.entry(id: parentID) == nil {
                 throw .notFound("parent_exec_id: entry \(parentID) not found")
@@ -123,7 +123,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
             // Encoded here, so that the connection's queue only copies bytes.
             return try reader.children(of: parentID, afterSeq: after, limit: pageSize).map(EncodedEntry.init)
         }, completion: { result in
-            queue.async {
+            loop.execute {
                 self.fetching = false
                 guard self.call.isOpen else { return }
                 switch result {

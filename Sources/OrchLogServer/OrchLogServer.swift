@@ -5,7 +5,7 @@ import OrchLogStore
 import OrchLogWire
 import Synchronization
 
-/// The orchlog server: a listener, the event-loop queues its connections run on, and the store.
+/// The orchlog server: a listener, the event loops its connections run on, and the store.
 ///
 /// `start()` binds and serves; `shutdown(completion:)` drains (goaway, running unary calls finish,
 /// follow streams end with UNAVAILABLE), closes what is left after the grace period, closes the
@@ -24,11 +24,12 @@ package final class OrchLogServer: Sendable {
         var onDrained: (@Sendable () -> Void)?
     }
 
-    package init(configuration: ServerConfiguration, store: LogStore, logger: Logger) {
+    /// - Throws: `SocketError` when the event loops' epoll instances cannot be created.
+    package init(configuration: ServerConfiguration, store: LogStore, logger: Logger) throws {
         self.configuration = configuration
         self.store = store
         self.logger = logger
-        self.group = EventLoopGroup(count: configuration.eventLoops)
+        self.group = try EventLoopGroup(count: configuration.eventLoops)
     }
 
     /// Binds the listening socket and starts accepting; returns the address with the real port.
@@ -48,7 +49,7 @@ package final class OrchLogServer: Sendable {
         options.maxFrameBytes = self.configuration.maxFrameBytes
         options.highWatermark = self.configuration.highWatermark
         options.lowWatermark = self.configuration.lowWatermark
-        let connection = Connection(fd: fd, queue: self.group.next(), options: options)
+        let connection = Connection(fd: fd, loop: self.group.next(), options: options)
         let server = ServerConnection(
             connection: connection, store: self.store, configuration: self.configuration, logger: self.logger
         ) { [weak self] closed in self?.connectionClosed(closed) }

@@ -20,7 +20,8 @@ package struct ServerConfiguration: Sendable {
     /// Outbound buffer watermarks per connection.
     package var highWatermark = 256 * 1024
     package var lowWatermark = 64 * 1024
-    /// Serial queues that run connections; about one per core.
+    /// Event loops (serial queues, each with its sockets' readiness set) that run connections;
+    /// about one per core.
     package var eventLoops = 2
     /// Messages per page when streams read from the database.
     package var streamPageSize = 256

@@ -21,6 +21,8 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     }
 
     let queue: DispatchQueue
+    /// The event loop of `queue`: work from other threads hops back through it.
+    let loop: EventLoop
     let store: LogStore
     let configuration: ServerConfiguration
     private let connection: Connection
@@ -39,6 +41,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     ) {
         self.connection = connection
         self.queue = connection.queue
+        self.loop = connection.loop
         self.store = store
         self.configuration = configuration
         var logger = logger
@@ -223,9 +226,10 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         self.connection.send { FrameEncoder.encodeMessage(callID: id, payload: payload, into: &$0) }
     }
 
-    /// Completes a unary call from another queue (a store completion): hops onto this one.
+    /// Completes a unary call from another queue (a store completion): hops onto this one, in
+    /// one turn with the other replies of the same commit on this loop.
     func reply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) {
-        self.queue.async { self.respond(call, result) }
+        self.loop.execute { self.respond(call, result) }
     }
 
     /// Completes a unary call on this connection's queue: its one encoded message then OK, or

@@ -57,7 +57,7 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
         let rootID = self.rootID
         let maxDepth = self.maxDepth
         let pageSize = self.connection.configuration.streamPageSize
-        let queue = self.connection.queue
+        let loop = self.connection.loop
         self.connection.store.read({ reader throws(RPCStatus) in
             var walker = walker
             if walker == nil {
@@ -72,7 +72,7 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
             }
             return (walker!, nodes)
         }, completion: { result in
-            queue.async {
+            loop.execute {
                 self.fetching = false
                 guard self.call.isOpen else { return }
                 switch result {

@@ -55,7 +55,7 @@ struct Orchlogd: ParsableCommand {
     @Option(help: "Milliseconds running calls get to finish on shutdown.")
     var drainGraceMs = 5_000
 
-    @Option(help: "Event-loop queues for connections (default: the number of cores).")
+    @Option(help: "Event loops that serve connections, each one serial queue (default: the number of cores).")
     var eventLoops = System.coreCount
 
     @Option(help: "Reader connections to the database.")
@@ -131,7 +131,13 @@ struct Orchlogd: ParsableCommand {
         } else if !configuration.listen.isLoopback {
             logger.warning("listening on a non-loopback address without --auth-token-file: any host that reaches \(configuration.listen) can read and append")
         }
-        let server = OrchLogServer(configuration: configuration, store: store, logger: logger)
+        let server: OrchLogServer
+        do {
+            server = try OrchLogServer(configuration: configuration, store: store, logger: logger)
+        } catch {
+            printError("orchlogd: \(error)")
+            throw ExitCode(2)
+        }
         // Before listening: a SIGTERM that arrives during start-up must drain, not be lost.
         let signals = SignalHandling(server: server, logger: logger)
         signals.install()

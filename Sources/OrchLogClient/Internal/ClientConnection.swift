@@ -22,11 +22,13 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
     private var maxFrameBytes = ProtocolConstants.defaultMaxFrameBytes
     private let open = Atomic<Bool>(true)
 
-    private init(fd: Int32) {
-        self.queue = DispatchQueue(label: "orchlog.client.connection")
+    /// The connection gets a loop of its own, so that one client's calls never wait behind
+    /// another's.
+    private init(fd: Int32, loop: EventLoop) {
+        self.queue = loop.queue
         var options = ConnectionOptions()
         options.maxFrameBytes = 64 * 1024 * 1024
-        self.connection = Connection(fd: fd, queue: self.queue, options: options)
+        self.connection = Connection(fd: fd, loop: loop, options: options)
     }
 
     /// Whether new calls may start here: false after a goaway or once closed.
@@ -47,7 +49,14 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         } catch {
             throw .unavailable("cannot connect to \(address): \(error)", cause: error as? SocketError)
         }
-        let client = ClientConnection(fd: fd)
+        let loop: EventLoop
+        do {
+            loop = try EventLoop(label: "orchlog.client.connection")
+        } catch {
+            Glibc.close(fd)
+            throw .unavailable("cannot connect to \(address): \(error)", cause: error)
+        }
+        let client = ClientConnection(fd: fd, loop: loop)
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 client.queue.async {

@@ -31,7 +31,7 @@ final class RestartableServer: Sendable {
         var configuration = ServerConfiguration(listen: try SocketAddress(host: "127.0.0.1", port: self.port))
         configuration.drainGraceMillis = 1000
         self.configure(&configuration)
-        let server = OrchLogServer(configuration: configuration, store: store, logger: Logger(label: "test"))
+        let server = try OrchLogServer(configuration: configuration, store: store, logger: Logger(label: "test"))
         let port = try server.start().port
         self.fixedPort.withLock { $0 = port }
         self.running.withLock { $0 = (server, port) }

@@ -19,7 +19,7 @@ final class TestServer: Sendable {
         self.store = try LogStore(path: self.directory.file("test.db"), options: storeOptions, logger: Logger(label: "test"))
         var configuration = ServerConfiguration(listen: try SocketAddress(parsing: "127.0.0.1:0"))
         configure(&configuration)
-        self.server = OrchLogServer(configuration: configuration, store: self.store, logger: Logger(label: "test"))
+        self.server = try OrchLogServer(configuration: configuration, store: self.store, logger: Logger(label: "test"))
         self.port = try self.server.start().port
     }
 
