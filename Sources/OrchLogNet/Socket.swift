@@ -50,27 +50,50 @@ package enum Socket {
         }
     }
 
-    /// Connects to `address` within `timeoutMillis` and returns a non-blocking socket.
+    /// Connects to `address` within `timeoutMillis` and returns a non-blocking socket, blocking
+    /// the calling thread meanwhile (the bench's load generator; the client waits on its event
+    /// loop instead, with `EventLoop.connect`).
     package static func connect(to address: SocketAddress, timeoutMillis: Int32) throws(SocketError) -> Int32 {
-        let fd = socket(address.socketFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SocketError("socket", errno: errno) }
+        let (fd, connected) = try startConnect(to: address)
+        if connected { return fd }
+        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let ready = poll(&pfd, 1, timeoutMillis)
         do throws(SocketError) {
-            try setNonBlocking(fd)
-            let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
-            if rc != 0 {
-                guard errno == EINPROGRESS else { throw SocketError("connect \(address)", errno: errno) }
-                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                let ready = poll(&pfd, 1, timeoutMillis)
-                guard ready > 0 else { throw SocketError("connect \(address)", errno: ready == 0 ? ETIMEDOUT : errno) }
-                let soError = pendingError(fd)
-                guard soError == 0 else { throw SocketError("connect \(address)", errno: soError) }
-            }
-            setNoDelay(fd)
+            guard ready > 0 else { throw SocketError("connect \(address)", errno: ready == 0 ? ETIMEDOUT : errno) }
+            try finishConnect(fd, to: address)
             return fd
         } catch {
             Glibc.close(fd)
             throw error
         }
+    }
+
+    /// A non-blocking socket with its connect to `address` begun: `connected` when it completed
+    /// at once, otherwise it completes when the socket turns writable (then `finishConnect`).
+    static func startConnect(to address: SocketAddress) throws(SocketError) -> (fd: Int32, connected: Bool) {
+        let fd = socket(address.socketFamily, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError("socket", errno: errno) }
+        do throws(SocketError) {
+            try setNonBlocking(fd)
+            let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
+            if rc == 0 {
+                setNoDelay(fd)
+                return (fd, true)
+            }
+            guard errno == EINPROGRESS else { throw SocketError("connect \(address)", errno: errno) }
+            return (fd, false)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// Checks the outcome of a connect that `startConnect` left in progress, once the socket is
+    /// writable; the caller still owns (and on failure closes) `fd`.
+    static func finishConnect(_ fd: Int32, to address: SocketAddress) throws(SocketError) {
+        let error = pendingError(fd)
+        guard error == 0 else { throw SocketError("connect \(address)", errno: error) }
+        setNoDelay(fd)
     }
 
     /// The error a socket reported asynchronously (`SO_ERROR`), or 0.

@@ -94,6 +94,47 @@ struct EventLoopTests {
     }
 }
 
+extension EventLoopTests {
+    @Test("connect completes on the loop's queue: a listener yields a connected socket, a closed port ECONNREFUSED")
+    func connectOnTheLoop() throws {
+        let loop = try EventLoop(label: "test.loop")
+        let address = try SocketAddress(host: "127.0.0.1", port: 0)
+        let (listener, port) = try Socket.listen(on: address)
+        defer { close(listener) }
+        let target = try SocketAddress(host: "127.0.0.1", port: port)
+
+        let connected = self.connect(loop, to: target)
+        let fd = try #require(try connected.get())
+        defer { close(fd) }
+        var peer = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &peer) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        #expect(named == 0)
+        #expect(fcntl(fd, F_GETFL) & O_NONBLOCK != 0)
+
+        // Nothing listens on the port once the listener is closed.
+        let (closedListener, closedPort) = try Socket.listen(on: address)
+        close(closedListener)
+        let refused = self.connect(loop, to: try SocketAddress(host: "127.0.0.1", port: closedPort))
+        #expect(throws: SocketError.self) { try refused.get() }
+        if case .failure(let error) = refused { #expect(error.errno == ECONNREFUSED) }
+    }
+
+    private func connect(_ loop: EventLoop, to address: SocketAddress) -> Result<Int32, SocketError> {
+        let outcome = Locked<Result<Int32, SocketError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        loop.connect(to: address, timeoutMillis: 5_000) { result in
+            dispatchPrecondition(condition: .onQueue(loop.queue))
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return outcome.withLock { $0! }
+    }
+}
+
 /// Sends back every frame it receives.
 private final class EchoHandler: ConnectionHandler, @unchecked Sendable {
     var connection: Connection?

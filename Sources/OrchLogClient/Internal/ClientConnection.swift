@@ -39,22 +39,19 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         to address: SocketAddress, timeout: Duration, clientName: String, authToken: String?
     ) async throws(OrchLogError) -> ClientConnection {
         let millis = Int32(clamping: Int(timeout.seconds * 1000))
-        let fd: Int32
-        do {
-            fd = try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(with: Result { try Socket.connect(to: address, timeoutMillis: max(1, millis)) })
-                }
-            }
-        } catch {
-            throw .unavailable("cannot connect to \(address): \(error)", cause: error as? SocketError)
-        }
         let loop: EventLoop
         do {
             loop = try EventLoop(label: "orchlog.client.connection")
         } catch {
-            Glibc.close(fd)
             throw .unavailable("cannot connect to \(address): \(error)", cause: error)
+        }
+        let fd: Int32
+        do {
+            fd = try await withCheckedThrowingContinuation { continuation in
+                loop.connect(to: address, timeoutMillis: Int(max(1, millis))) { continuation.resume(with: $0) }
+            }
+        } catch {
+            throw .unavailable("cannot connect to \(address): \(error)", cause: error as? SocketError)
         }
         let client = ClientConnection(fd: fd, loop: loop)
         do {
