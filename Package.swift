@@ -27,7 +27,7 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        // Linux's epoll header, which the Glibc module leaves out.
+        // Linux's epoll and eventfd headers, which the Glibc module leaves out.
         .systemLibrary(name: "CEpoll"),
         // Frames, status codes, ids and the generated protobuf messages.
         .target(

@@ -1,4 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CEpoll
 import Dispatch
+import Foundation
 import OrchLogWire
 
 /// Something registered with an event loop that is told when its socket is ready.
@@ -6,15 +11,19 @@ protocol ReadinessHandler: AnyObject {
     func socketReady(_ readiness: Readiness)
 }
 
-/// One serial queue and every socket that lives on it.
+/// One serial Dispatch queue and every socket that lives on it.
 ///
-/// The loop's sockets share one readiness set (epoll), and a single Dispatch read source watches
-/// that set. One wakeup of the queue serves every socket that is ready, where one Dispatch source
-/// per socket costs a thread hand-off, a re-arm and a buffer-size query per socket event.
+/// The loop's sockets share one readiness set (epoll). A thread of the loop's own waits on that
+/// set and serves what is ready with `queue.sync`, which runs on that same thread whenever the
+/// queue is free: a ready socket is read by the thread the kernel woke. (A Dispatch read source
+/// would wake Dispatch's manager thread, which then wakes a worker: two thread hand-offs per
+/// event, which doubled a lockstep call's latency here; docs/PERFORMANCE.md.) One wakeup serves
+/// every socket that is ready.
 ///
-/// Work from other threads (store completions, change-feed wakeups) arrives with `execute`;
-/// tasks handed over while the queue is busy run together in one turn. Output that a turn
-/// produces is written once at its end, one write per connection.
+/// Everything else that runs on the loop is Dispatch's as usual: timers and `queue.async` blocks,
+/// and work from other threads (store completions, change-feed wakeups) that arrives with
+/// `execute`, where tasks handed over while the queue is busy run together in one turn. Output
+/// that a turn produces is written once at its end, one write per connection.
 ///
 /// Sockets, and the state of everything that lives on the loop, are used on `queue` only.
 // @unchecked: every mutable property is confined to `queue`.
@@ -22,8 +31,10 @@ package final class EventLoop: @unchecked Sendable {
     /// The serial queue that owns the loop's sockets and everything attached to them.
     package let queue: DispatchQueue
     private let readiness: ReadinessSet
-    private let source: any DispatchSourceRead
+    /// Written when the loop goes away, so that its waiting thread wakes up and ends.
+    private let wakeup: Int32
     private var sockets: [UInt64: any ReadinessHandler] = [:]
+    /// 0 is the wakeup descriptor's.
     private var nextToken: UInt64 = 1
     private let mailbox = BatchingQueue<@Sendable () -> Void>()
     /// Set while a turn runs: connections that send then flush at its end instead of from a
@@ -31,25 +42,37 @@ package final class EventLoop: @unchecked Sendable {
     private var inTurn = false
     private var pendingFlushes: [Connection] = []
 
-    /// Readiness polls per wakeup while sockets keep turning ready: under load the next poll
-    /// finds more work without a trip through Dispatch; the bound lets queued tasks run.
-    private static let pollsPerWakeup = 8
-
-    /// - Throws: `SocketError` when the process cannot create another epoll instance.
+    /// - Throws: `SocketError` when the process cannot create another epoll instance or eventfd.
     package init(label: String) throws(SocketError) {
         let readiness = try ReadinessSet()
-        let queue = DispatchQueue(label: label)
-        self.queue = queue
+        let wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        do throws(SocketError) {
+            guard wakeup >= 0 else { throw SocketError("eventfd", errno: errno) }
+            try readiness.add(wakeup, token: 0, interest: .readable)
+        } catch {
+            if wakeup >= 0 { close(wakeup) }
+            readiness.close()
+            throw error
+        }
+        self.queue = DispatchQueue(label: label)
         self.readiness = readiness
-        self.source = DispatchSource.makeReadSource(fileDescriptor: readiness.fd, queue: queue)
-        // The set is closed only once Dispatch has stopped watching its descriptor.
-        self.source.setCancelHandler { readiness.close() }
-        self.source.setEventHandler { [weak self] in self?.serveReadySockets() }
-        self.source.resume()
+        self.wakeup = wakeup
+        Thread.detachNewThread { [weak self] in
+            // Named after the queue, for debuggers and /proc (Linux keeps 15 bytes).
+            Thread.current.name = label
+            // Signals go to the threads that expect them (orchlogd takes SIGTERM through a
+            // Dispatch source), never to a thread parked in epoll_wait; Dispatch's own threads
+            // block them the same way.
+            var signals = sigset_t()
+            sigfillset(&signals)
+            pthread_sigmask(SIG_BLOCK, &signals, nil)
+            Self.waitAndServe(readiness, wakeup: wakeup, loop: { self })
+        }
     }
 
     deinit {
-        self.source.cancel()
+        var one: UInt64 = 1
+        _ = write(self.wakeup, &one, MemoryLayout<UInt64>.size)
     }
 
     /// Runs `task` on the loop's queue, in one turn with whatever else was handed over meanwhile.
@@ -90,14 +113,25 @@ package final class EventLoop: @unchecked Sendable {
 
     // MARK: - Turns
 
-    private func serveReadySockets() {
-        for _ in 0..<Self.pollsPerWakeup {
-            let ready = self.readiness.poll { token, readiness in
-                // A socket closed earlier in this batch has no owner any more.
-                guard let socket = self.sockets[token] else { return }
-                self.runTurn { socket.socketReady(readiness) }
+    /// The waiting thread: wait for ready sockets, serve them on the queue, until the loop is gone.
+    /// It holds the loop only while serving, so the loop's owners decide when it goes away.
+    private static func waitAndServe(_ readiness: ReadinessSet, wakeup: Int32, loop: () -> EventLoop?) {
+        // The set fails only if its descriptor is bad, which nothing but this thread closes.
+        while let ready = readiness.wait(timeoutMillis: -1) {
+            guard let loop = loop() else { break }
+            if ready > 0 {
+                loop.queue.sync { loop.serve(ready) }
             }
-            if ready == 0 { return }
+        }
+        readiness.close()
+        close(wakeup)
+    }
+
+    private func serve(_ count: Int) {
+        self.readiness.forEachReady(count) { token, readiness in
+            // A socket closed earlier in this batch has no owner any more (nor has the wakeup).
+            guard let socket = self.sockets[token] else { return }
+            self.runTurn { socket.socketReady(readiness) }
         }
     }
 

@@ -29,12 +29,16 @@ package struct Readiness: Sendable {
 /// The sockets of one event loop in a Linux epoll instance, level-triggered: a socket stays
 /// ready until it is read or written, so a loop may serve part of it and come back.
 ///
+/// `wait` and `forEachReady` are called by the loop's waiting thread only (they share the event
+/// buffer); `add`, `modify` and `remove` from the loop's queue, on any thread.
+///
 /// Each socket is registered under a token that is never reused, so an event still in hand for a
 /// socket that was closed meanwhile (and whose descriptor number a new socket may already have)
 /// finds no owner instead of the wrong one.
-// @unchecked: used from its event loop's queue only; the descriptor is closed once, by `close`.
+// @unchecked: the event buffer is used by one thread (see above); the descriptor is closed once,
+// by `close`, when that thread ends.
 final class ReadinessSet: @unchecked Sendable {
-    /// The epoll descriptor, itself readable while any socket in the set is ready.
+    /// The epoll descriptor.
     let fd: Int32
     /// Events taken per `poll`.
     static let capacity = 64
@@ -66,19 +70,21 @@ final class ReadinessSet: @unchecked Sendable {
         _ = epoll_ctl(self.fd, EPOLL_CTL_DEL, socket, &event)
     }
 
-    /// Hands every socket ready now (at most `capacity`) to `body`, without waiting; returns how
-    /// many there were.
-    func poll(_ body: (_ token: UInt64, _ readiness: Readiness) -> Void) -> Int {
-        var count: Int32
-        repeat {
-            count = epoll_wait(self.fd, self.events, Int32(Self.capacity), 0)
-        } while count < 0 && errno == EINTR
-        guard count > 0 else { return 0 }
-        for index in 0..<Int(count) {
+    /// Waits up to `timeoutMillis` (-1: for ever) until sockets are ready and takes them (at
+    /// most `capacity`); returns how many, for `forEachReady` (0 after a signal), or `nil` if
+    /// the set itself failed.
+    func wait(timeoutMillis: Int32) -> Int? {
+        let count = epoll_wait(self.fd, self.events, Int32(Self.capacity), timeoutMillis)
+        if count < 0 { return errno == EINTR ? 0 : nil }
+        return Int(count)
+    }
+
+    /// Hands each of the `count` sockets the last `wait` took to `body`.
+    func forEachReady(_ count: Int, _ body: (_ token: UInt64, _ readiness: Readiness) -> Void) {
+        for index in 0..<count {
             let event = self.events[index]
             body(event.data.u64, Readiness(events: event.events))
         }
-        return Int(count)
     }
 
     func close() {

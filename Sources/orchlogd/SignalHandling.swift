@@ -20,12 +20,25 @@ final class SignalHandling: Sendable {
         self.logger = logger
     }
 
+    /// Returns once Dispatch watches both signals, so that one sent after orchlogd says it is
+    /// listening is never missed.
     func install() {
+        // Blocked, not ignored: a signal that arrives before Dispatch has registered its source
+        // then waits, pending, where an ignored one would be dropped. Dispatch's threads and the
+        // event loops' threads block signals too; dispatchMain's thread takes them later, with
+        // Dispatch's handler in place.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let registered = DispatchGroup()
         self.queue.sync {
             var received = 0
             for signo in [SIGTERM, SIGINT] {
-                signal(signo, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: signo, queue: self.queue)
+                registered.enter()
+                source.setRegistrationHandler { registered.leave() }
                 source.setEventHandler {
                     received += 1
                     if received > 1 {
@@ -42,5 +55,6 @@ final class SignalHandling: Sendable {
                 self.sources.append(source)
             }
         }
+        registered.wait()
     }
 }

@@ -104,7 +104,7 @@ extension EventLoopTests {
         let target = try SocketAddress(host: "127.0.0.1", port: port)
 
         let connected = self.connect(loop, to: target)
-        let fd = try #require(try connected.get())
+        let fd = try connected.get()
         defer { close(fd) }
         var peer = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -120,6 +120,67 @@ extension EventLoopTests {
         let refused = self.connect(loop, to: try SocketAddress(host: "127.0.0.1", port: closedPort))
         #expect(throws: SocketError.self) { try refused.get() }
         if case .failure(let error) = refused { #expect(error.errno == ECONNREFUSED) }
+    }
+
+    @Test("a loop's waiting thread ends once the loop is gone")
+    func waitingThreadEnds() throws {
+        let label = "gone-\(getpid() % 10_000)"
+        var loop: EventLoop? = try EventLoop(label: label)
+        // The thread names itself once it runs.
+        var deadline = Date().addingTimeInterval(5)
+        while !Self.threadNames().contains(label) && Date() < deadline { usleep(10_000) }
+        #expect(Self.threadNames().contains(label))
+        loop?.queue.sync {}
+        loop = nil
+        deadline = Date().addingTimeInterval(5)
+        while Self.threadNames().contains(label) && Date() < deadline { usleep(10_000) }
+        #expect(!Self.threadNames().contains(label))
+    }
+
+    @Test("a loop's waiting thread blocks signals, so that a process signal reaches the threads that take it")
+    func waitingThreadBlocksSignals() throws {
+        let label = "sig-\(getpid() % 10_000)"
+        // Made on a thread that takes every signal, as orchlogd's main thread does: a new thread
+        // starts with its creator's mask.
+        let made = Locked<EventLoop?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            made.withLock { $0 = try? EventLoop(label: label) }
+            done.signal()
+        }
+        done.wait()
+        let loop = try #require(made.withLock { $0 })
+        let deadline = Date().addingTimeInterval(5)
+        while Self.threadStatus(named: label) == nil && Date() < deadline { usleep(10_000) }
+        let status = try #require(Self.threadStatus(named: label))
+        let blocked = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") })
+        let mask = try #require(UInt64(blocked.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16))
+        for signal in [SIGTERM, SIGINT, SIGHUP] {
+            #expect(mask & (1 << UInt64(signal - 1)) != 0, "signal \(signal) is not blocked")
+        }
+        loop.queue.sync {}
+    }
+
+    /// The names of this process's threads.
+    private static func threadNames() -> [String] {
+        Self.threads().map(\.name)
+    }
+
+    /// `/proc/self/task/TID/status` of the thread called `name`.
+    private static func threadStatus(named name: String) -> String? {
+        guard let thread = Self.threads().first(where: { $0.name == name }) else { return nil }
+        return try? String(contentsOfFile: "/proc/self/task/\(thread.tid)/status", encoding: .utf8)
+    }
+
+    private static func threads() -> [(tid: String, name: String)] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { tid in
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8) else { return nil }
+            return (tid, comm.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
     }
 
     private func connect(_ loop: EventLoop, to address: SocketAddress) -> Result<Int32, SocketError> {
