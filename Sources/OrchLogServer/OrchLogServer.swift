@@ -37,7 +37,7 @@ package final class OrchLogServer: Sendable {
     package func start() throws -> SocketAddress {
         let listener = try Listener(address: self.configuration.listen, logger: self.logger)
         self.state.withLock { $0.listener = listener }
-        listener.start { fd in self.accept(fd) }
+        try listener.start { fd in self.accept(fd) }
         return listener.address
     }
 
