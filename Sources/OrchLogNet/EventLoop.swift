@@ -57,17 +57,20 @@ package final class EventLoop: @unchecked Sendable {
         self.queue = DispatchQueue(label: label)
         self.readiness = readiness
         self.wakeup = wakeup
+        // The waiting thread blocks every signal from its first instruction (a thread starts with
+        // its creator's mask): signals go to the threads that expect them (orchlogd takes SIGTERM
+        // through a Dispatch source), never to a thread parked in epoll_wait. Dispatch's own
+        // threads block them the same way.
+        var all = sigset_t()
+        var creators = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &creators)
         Thread.detachNewThread { [weak self] in
             // Named after the queue, for debuggers and /proc (Linux keeps 15 bytes).
             Thread.current.name = label
-            // Signals go to the threads that expect them (orchlogd takes SIGTERM through a
-            // Dispatch source), never to a thread parked in epoll_wait; Dispatch's own threads
-            // block them the same way.
-            var signals = sigset_t()
-            sigfillset(&signals)
-            pthread_sigmask(SIG_BLOCK, &signals, nil)
             Self.waitAndServe(readiness, wakeup: wakeup, loop: { self })
         }
+        pthread_sigmask(SIG_SETMASK, &creators, nil)
     }
 
     deinit {
