@@ -29,7 +29,9 @@ final class PendingConnect: ReadinessHandler, @unchecked Sendable {
             self.finish(.failure(error))
             return
         }
-        self.loop.queue.asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) {
+        // Weak: once the connect is over, the pending timer keeps neither it nor its loop alive.
+        self.loop.queue.asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) { [weak self] in
+            guard let self else { return }
             self.finish(.failure(SocketError("connect \(self.address)", errno: ETIMEDOUT)))
         }
     }

@@ -122,6 +122,30 @@ extension EventLoopTests {
         if case .failure(let error) = refused { #expect(error.errno == ECONNREFUSED) }
     }
 
+    @Test("a connect that gets no answer fails with ETIMEDOUT at its timeout")
+    func connectTimesOut() throws {
+        let loop = try EventLoop(label: "test.loop")
+        // A listener that never accepts, its queue filled: Linux then drops further SYNs, so a
+        // new connect stays in progress.
+        let (listener, port) = try Socket.listen(on: try SocketAddress(host: "127.0.0.1", port: 0), backlog: 0)
+        defer { close(listener) }
+        let target = try SocketAddress(host: "127.0.0.1", port: port)
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<4 {
+            if let fd = try? Socket.connect(to: target, timeoutMillis: 100) { fillers.append(fd) }
+        }
+        let started = ContinuousClock.now
+        let outcome = self.connect(loop, to: target, timeoutMillis: 300)
+        let waited = ContinuousClock.now - started
+        guard case .failure(let error) = outcome else {
+            Issue.record("connected to a listener whose queue is full")
+            return
+        }
+        #expect(error.errno == ETIMEDOUT)
+        #expect(waited >= .milliseconds(250) && waited < .seconds(3))
+    }
+
     @Test("a loop's waiting thread ends once the loop is gone")
     func waitingThreadEnds() throws {
         let label = "gone-\(getpid() % 10_000)"
@@ -183,10 +207,10 @@ extension EventLoopTests {
         }
     }
 
-    private func connect(_ loop: EventLoop, to address: SocketAddress) -> Result<Int32, SocketError> {
+    private func connect(_ loop: EventLoop, to address: SocketAddress, timeoutMillis: Int = 5_000) -> Result<Int32, SocketError> {
         let outcome = Locked<Result<Int32, SocketError>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        loop.connect(to: address, timeoutMillis: 5_000) { result in
+        loop.connect(to: address, timeoutMillis: timeoutMillis) { result in
             dispatchPrecondition(condition: .onQueue(loop.queue))
             outcome.withLock { $0 = result }
             done.signal()
