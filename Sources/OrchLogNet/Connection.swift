@@ -179,11 +179,7 @@ package final class Connection: ReadinessHandler, @unchecked Sendable {
     private func scheduleFlush() {
         guard !self.flushScheduled, !self.awaitingWritable else { return }
         self.flushScheduled = true
-        if self.loop.flushesAtEndOfTurn {
-            self.loop.flushAtEndOfTurn(self)
-        } else {
-            self.queue.async { self.flushScheduledOutput() }
-        }
+        self.loop.flushAtEndOfTurn(self)
     }
 
     /// The flush that `scheduleFlush` promised.

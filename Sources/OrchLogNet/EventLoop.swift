@@ -37,8 +37,7 @@ package final class EventLoop: @unchecked Sendable {
     /// 0 is the wakeup descriptor's.
     private var nextToken: UInt64 = 1
     private let mailbox = BatchingQueue<@Sendable () -> Void>()
-    /// Set while a turn runs: connections that send then flush at its end instead of from a
-    /// queue turn of their own.
+    /// Set while a turn runs: connections that send then flush at its end.
     private var inTurn = false
     private var pendingFlushes: [Connection] = []
 
@@ -106,12 +105,13 @@ package final class EventLoop: @unchecked Sendable {
         self.readiness.remove(fd)
     }
 
-    /// Whether output queued now is flushed at the end of the current turn.
-    var flushesAtEndOfTurn: Bool { self.inTurn }
-
-    /// Writes `connection`'s output at the end of the current turn.
+    /// Writes `connection`'s output at the end of the current turn; outside a turn (a timer, a
+    /// plain `queue.async` block), at the end of a turn of its own.
     func flushAtEndOfTurn(_ connection: Connection) {
         self.pendingFlushes.append(connection)
+        if !self.inTurn && self.pendingFlushes.count == 1 {
+            self.queue.async { self.runTurn {} }
+        }
     }
 
     // MARK: - Turns
@@ -151,11 +151,16 @@ package final class EventLoop: @unchecked Sendable {
     private func runTurn(_ body: () -> Void) {
         self.inTurn = true
         body()
-        self.inTurn = false
-        // A flush may close its connection, whose handler may send on another connection of
-        // this loop: that one is flushed from a queue turn of its own.
-        let flushes = self.pendingFlushes
+        // A flush may close its connection, or make it writable again, and what its handler then
+        // sends is queued behind: the same loop writes it. Indexing, not iterating a copy,
+        // keeps the array's storage for the next turn.
+        var index = 0
+        while index < self.pendingFlushes.count {
+            let connection = self.pendingFlushes[index]
+            index += 1
+            connection.flushScheduledOutput()
+        }
         self.pendingFlushes.removeAll(keepingCapacity: true)
-        for connection in flushes { connection.flushScheduledOutput() }
+        self.inTurn = false
     }
 }

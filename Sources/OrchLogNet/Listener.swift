@@ -36,6 +36,8 @@ package final class Listener: ReadinessHandler, @unchecked Sendable {
     /// Starts accepting. `onAccept` runs on the listener's queue with a new non-blocking socket
     /// that it now owns.
     package func start(onAccept: @escaping @Sendable (Int32) -> Void) throws {
+        // A Result rather than a typed-throwing closure: Swift 6.3 crashes compiling the latter
+        // through `sync`.
         let registered = self.loop.queue.sync {
             self.onAccept = onAccept
             return Result { () throws(SocketError) in

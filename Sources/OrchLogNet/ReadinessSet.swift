@@ -4,20 +4,19 @@ import Glibc
 import CEpoll
 
 /// What a socket is waited on for.
-package struct Interest: OptionSet, Sendable {
-    package let rawValue: UInt32
-    package init(rawValue: UInt32) { self.rawValue = rawValue }
+struct Interest: OptionSet, Sendable {
+    let rawValue: UInt32
 
-    package static let readable = Interest(rawValue: EPOLLIN.rawValue)
-    package static let writable = Interest(rawValue: EPOLLOUT.rawValue)
+    static let readable = Interest(rawValue: EPOLLIN.rawValue)
+    static let writable = Interest(rawValue: EPOLLOUT.rawValue)
 }
 
 /// What a socket is ready for: the interests that came true, and whether it failed or hung up
 /// (reported whatever the interest, so a paused socket still learns of it).
-package struct Readiness: Sendable {
-    package var readable: Bool
-    package var writable: Bool
-    package var failed: Bool
+struct Readiness: Sendable {
+    var readable: Bool
+    var writable: Bool
+    var failed: Bool
 
     init(events: UInt32) {
         self.readable = events & EPOLLIN.rawValue != 0
