@@ -23,14 +23,17 @@ extension Bench {
             _ = follower.start(MethodPath.streamChildren, request: followRequest)
         }
 
-        // What each follower received (seq, time), and each append's seq and OK time.
-        var received: [[(seq: UInt64, at: UInt64)]] = Array(repeating: [], count: connections.count)
-        var acknowledged: [UInt64: UInt64] = [:]
-        var requested: [UInt64: UInt64] = [:]
-        var appendLatencies = Latencies(capacity: self.sizes.followAppends)
-        var appendSent: [UInt32: UInt64] = [:]
-        var failures: [String] = []
+        // What each follower received (kept raw, decoded after the run so that the one loop
+        // reading 100 followers spends its time reading), and each append's seq and OK time.
+        // Sized up front: 100 followers' buffers growing (and being copied) at the same moments
+        // would stall this loop for milliseconds in the middle of the measure.
         let total = self.sizes.followAppends + 1  // a warm-up child first: every follow is open once it arrived
+        var received = connections.map { _ in ReceivedMessages(expected: total) }  // each its own storage
+        var acknowledged: [UInt64: UInt64] = Dictionary(minimumCapacity: total)
+        var requested: [UInt64: UInt64] = Dictionary(minimumCapacity: total)
+        var appendLatencies = Latencies(capacity: self.sizes.followAppends)
+        var appendSent: [UInt32: UInt64] = Dictionary(minimumCapacity: 1024)
+        var failures: [String] = []
         var sent = 0
         var pacedFrom: UInt64 = 0
         let interval = 1e9 / Double(self.sizes.followRate)
@@ -57,8 +60,7 @@ extension Bench {
                         acknowledged[response.entry.seq] = now
                         requested[response.entry.seq] = appendSent[raw.callID]
                     } else {
-                        let entry = try Orchlog_V1_LogEntry(serializedBytes: Data(raw.messagePayload))
-                        received[connection.index].append((entry.seq, now))
+                        received[connection.index].append(raw.messagePayload, at: now)
                     }
                     return
                 }
@@ -76,7 +78,7 @@ extension Bench {
                 guard now < deadline else { throw BenchError("follow did not finish within its deadline") }
                 if pacedFrom == 0 {
                     // Paced appends start once every follower has the warm-up child.
-                    if answered == 1 && received.dropFirst().allSatisfy({ !$0.isEmpty }) { pacedFrom = now }
+                    if answered == 1 && received.dropFirst().allSatisfy({ $0.count > 0 }) { pacedFrom = now }
                     return
                 }
                 while sent < total && Double(now - pacedFrom) >= Double(sent - 1) * interval {
@@ -94,7 +96,10 @@ extension Bench {
         var fromRequest = Latencies(capacity: self.sizes.followers * self.sizes.followAppends)
         var lost = 0, repeated = 0, disordered = 0, beforeOK = 0
         let expected = acknowledged.keys.sorted()
-        for follower in received.dropFirst() {
+        for messages in received.dropFirst() {
+            let follower = try messages.map { payload, at in
+                (seq: try Orchlog_V1_LogEntry(serializedBytes: Data(payload)).seq, at: at)
+            }
             let seqs = follower.map(\.seq)
             if seqs != expected {
                 lost += Set(expected).subtracting(seqs).count
@@ -132,5 +137,38 @@ extension Bench {
             label: "the appends' own round trip (baseline)", value: Double(appendLatencies.count), unit: "appends",
             operations: appendLatencies.count, p50Micros: a50, p99Micros: a99, p999Micros: a999
         ))
+    }
+}
+
+/// One follower's messages as they arrived: their payloads back to back, and when each was read.
+private struct ReceivedMessages {
+    private let expected: Int
+    private var payloads: [UInt8] = []
+    private var ends: [(end: Int, at: UInt64)] = []
+
+    init(expected: Int) {
+        self.expected = expected
+        self.ends.reserveCapacity(expected)
+    }
+
+    var count: Int { self.ends.count }
+
+    mutating func append(_ payload: UnsafeRawBufferPointer, at time: UInt64) {
+        if self.payloads.isEmpty {
+            // The children differ only in their index, so the first one's size (with room for
+            // longer indexes) sizes them all.
+            self.payloads.reserveCapacity((payload.count + 16) * self.expected)
+        }
+        self.payloads.append(contentsOf: payload)
+        self.ends.append((self.payloads.count, time))
+    }
+
+    /// `transform` of each payload with its arrival time, in arrival order.
+    func map<T>(_ transform: (ArraySlice<UInt8>, UInt64) throws -> T) rethrows -> [T] {
+        var start = 0
+        return try self.ends.map { end, at in
+            defer { start = end }
+            return try transform(self.payloads[start..<end], at)
+        }
     }
 }
