@@ -44,9 +44,11 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
 
     func start() {
         if self.isFollowing {
+            // Made once: a commit's wakeup of each follower then allocates nothing.
             let loop = self.connection.loop
-            self.subscription = self.connection.store.feed.subscribe(parentID: self.parentID) { [weak self] in
-                loop.execute { [weak self] in self?.pump() }
+            let pumpOnLoop: @Sendable () -> Void = { [weak self] in self?.pump() }
+            self.subscription = self.connection.store.feed.subscribe(parentID: self.parentID) {
+                loop.execute(pumpOnLoop)
             }
         }
         self.fetch(checkParent: self.parentID != nil)
@@ -99,9 +101,11 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
                 guard let subscription else { return }
                 switch subscription.take() {
                 case .entries(let entries):
-                    let cursor = self.cursor
-                    self.ready = entries.filter { $0.seq > cursor }
                     if entries.isEmpty { return }
+                    // The feed repeats what the database pages already gave only just after the
+                    // switch; usually every entry is new and the array is kept as it is.
+                    let cursor = self.cursor
+                    self.ready = entries[0].seq > cursor ? entries : entries.filter { $0.seq > cursor }
                 case .overflowed:
                     self.source = .database(exhausted: false)
                     self.fetchedThrough = self.cursor

@@ -114,7 +114,9 @@ package final class FeedSubscription: Sendable {
                     box.entries = []
                     box.bytes = 0
                 } else {
-                    box.entries += entries
+                    // An empty mailbox (the usual case: the follower took the last offer) shares
+                    // the published array instead of copying it into new storage.
+                    if box.entries.isEmpty { box.entries = entries } else { box.entries += entries }
                     box.bytes += bytes
                 }
             }
