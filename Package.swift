@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrchLogNetTests",
-            dependencies: ["OrchLogNet", "OrchLogWire"],
+            dependencies: ["OrchLogNet", "OrchLogWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,7 +8,7 @@ import Logging
 
 /// A listening socket that accepts every pending connection per readiness event and hands each
 /// new socket to `onAccept`. It waits on an event loop of its own, like every other socket.
-// @unchecked: the token and the pause flag are confined to the loop's queue.
+// @unchecked: the token, the pause and closed flags are confined to the loop's queue.
 package final class Listener: ReadinessHandler, @unchecked Sendable {
     /// The address bound, with the real port when 0 was asked for.
     package let address: SocketAddress
@@ -18,6 +18,7 @@ package final class Listener: ReadinessHandler, @unchecked Sendable {
     private var token: UInt64?
     private var onAccept: (@Sendable (Int32) -> Void)?
     private var paused = false
+    private var closed = false
 
     /// Binds and listens on `address` (port 0 picks a free port).
     package init(address: SocketAddress, backlog: Int32 = 1024, logger: Logger) throws {
@@ -47,12 +48,21 @@ package final class Listener: ReadinessHandler, @unchecked Sendable {
         try registered.get()
     }
 
-    /// Stops accepting and closes the listening socket.
+    deinit {
+        // Never stopped (a registered listener is kept by its loop, so it was never started
+        // either, or its start failed).
+        if !self.closed { Glibc.close(self.fd) }
+    }
+
+    /// Stops accepting and closes the listening socket, whether or not it was started.
     package func stop() {
         self.loop.queue.sync {
-            guard let token = self.token else { return }
-            self.loop.deregister(self.fd, token: token)
-            self.token = nil
+            guard !self.closed else { return }
+            self.closed = true
+            if let token = self.token {
+                self.loop.deregister(self.fd, token: token)
+                self.token = nil
+            }
             self.onAccept = nil
             Glibc.close(self.fd)
         }

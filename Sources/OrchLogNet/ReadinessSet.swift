@@ -39,7 +39,7 @@ struct Readiness: Sendable {
 final class ReadinessSet: @unchecked Sendable {
     /// The epoll descriptor.
     let fd: Int32
-    /// Events taken per `poll`.
+    /// Events taken per `wait`.
     static let capacity = 64
     private let events: UnsafeMutablePointer<epoll_event>
 

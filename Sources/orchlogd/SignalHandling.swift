@@ -24,9 +24,10 @@ final class SignalHandling: Sendable {
     /// listening is never missed.
     func install() {
         // Blocked, not ignored: a signal that arrives before Dispatch has registered its source
-        // then waits, pending, where an ignored one would be dropped. Dispatch's threads and the
-        // event loops' threads block signals too; dispatchMain's thread takes them later, with
-        // Dispatch's handler in place.
+        // then waits, pending, where an ignored one would be dropped. Blocked is also what
+        // Dispatch needs on Linux: its signal source reads the pending signal from a signalfd
+        // (`strace -e signalfd4` shows one per signal). Threads created later inherit the mask,
+        // and Dispatch's and the event loops' threads block signals anyway.
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)

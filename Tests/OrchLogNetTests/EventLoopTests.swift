@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Foundation
+import Logging
 import OrchLogNet
 import OrchLogWire
 import Testing
@@ -306,5 +307,23 @@ private final class SocketPair {
             filled += n
         }
         return bytes
+    }
+}
+
+@Suite("Listener")
+struct ListenerTests {
+    @Test("stop closes the listening socket, whether or not the listener was started")
+    func stopCloses() throws {
+        for starts in [false, true] {
+            let listener = try Listener(
+                address: try SocketAddress(host: "127.0.0.1", port: 0), logger: Logger(label: "test.listener")
+            )
+            if starts { try listener.start { close($0) } }
+            #expect(throws: Never.self) { close(try Socket.connect(to: listener.address, timeoutMillis: 1_000)) }
+            listener.stop()
+            #expect(throws: SocketError.self, "a connect after stop (started: \(starts)) must be refused") {
+                close(try Socket.connect(to: listener.address, timeoutMillis: 1_000))
+            }
+        }
     }
 }
