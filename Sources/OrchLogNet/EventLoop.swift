@@ -20,10 +20,13 @@ protocol ReadinessHandler: AnyObject {
 /// event, which doubled a lockstep call's latency here; docs/PERFORMANCE.md.) One wakeup serves
 /// every socket that is ready.
 ///
-/// Everything else that runs on the loop is Dispatch's as usual: timers and `queue.async` blocks,
-/// and work from other threads (store completions, change-feed wakeups) that arrives with
-/// `execute`, where tasks handed over while the queue is busy run together in one turn. Output
-/// that a turn produces is written once at its end, one write per connection.
+/// Work from other threads (store completions, change-feed wakeups) arrives with `execute` and is
+/// run by the same waiting thread: the first task handed over writes the loop's eventfd, and the
+/// tasks handed over until the thread takes them run together in one turn. (Run with
+/// `queue.async`, they woke a Dispatch worker as well: a second thread serving the loop, which
+/// then contended with the waiting thread for the queue.) Timers and `queue.async` blocks are
+/// Dispatch's as usual. Output that a turn produces is written once at its end, one write per
+/// connection.
 ///
 /// Sockets, and the state of everything that lives on the loop, are used on `queue` only.
 // @unchecked: every mutable property is confined to `queue`.
@@ -31,7 +34,8 @@ package final class EventLoop: @unchecked Sendable {
     /// The serial queue that owns the loop's sockets and everything attached to them.
     package let queue: DispatchQueue
     private let readiness: ReadinessSet
-    /// Written when the loop goes away, so that its waiting thread wakes up and ends.
+    /// Written when tasks arrive in an empty mailbox, and when the loop goes away, so that the
+    /// waiting thread wakes up.
     private let wakeup: Int32
     private var sockets: [UInt64: any ReadinessHandler] = [:]
     /// 0 is the wakeup descriptor's.
@@ -80,7 +84,8 @@ package final class EventLoop: @unchecked Sendable {
     /// Runs `task` on the loop's queue, in one turn with whatever else was handed over meanwhile.
     package func execute(_ task: @escaping @Sendable () -> Void) {
         if self.mailbox.add(task) {
-            self.queue.async { self.runMailbox() }
+            var one: UInt64 = 1
+            _ = write(self.wakeup, &one, MemoryLayout<UInt64>.size)
         }
     }
 
@@ -116,36 +121,46 @@ package final class EventLoop: @unchecked Sendable {
 
     // MARK: - Turns
 
-    /// The waiting thread: wait for ready sockets, serve them on the queue, until the loop is gone.
-    /// It holds the loop only while serving, so the loop's owners decide when it goes away.
+    /// The waiting thread: wait for ready sockets and handed-over tasks, serve them on the queue,
+    /// until the loop is gone. It holds the loop only while serving, so the loop's owners decide
+    /// when it goes away.
     private static func waitAndServe(_ readiness: ReadinessSet, wakeup: Int32, loop: () -> EventLoop?) {
+        // After a turn of tasks, the mailbox stays marked as being consumed (more may have come
+        // meanwhile): the next wait only polls, and the tasks run after the sockets ready by then.
+        var tasksMayWait = false
         // The set fails only if its descriptor is bad, which nothing but this thread closes.
-        while let ready = readiness.wait(timeoutMillis: -1) {
+        while let ready = readiness.wait(timeoutMillis: tasksMayWait ? 0 : -1) {
             guard let loop = loop() else { break }
-            if ready > 0 {
-                loop.queue.sync { loop.serve(ready) }
+            if ready > 0 || tasksMayWait {
+                tasksMayWait = loop.queue.sync { loop.serve(ready, runTasks: tasksMayWait) }
             }
         }
         readiness.close()
         close(wakeup)
     }
 
-    private func serve(_ count: Int) {
+    /// Serves the ready sockets, then the mailbox if it is due; returns whether tasks ran.
+    private func serve(_ count: Int, runTasks: Bool) -> Bool {
+        var runTasks = runTasks
         self.readiness.forEachReady(count) { token, readiness in
-            // A socket closed earlier in this batch has no owner any more (nor has the wakeup).
+            if token == 0 {
+                // Reset before the mailbox is taken: the next task to find it stopped writes it again.
+                var value: UInt64 = 0
+                _ = read(self.wakeup, &value, MemoryLayout<UInt64>.size)
+                runTasks = true
+                return
+            }
+            // A socket closed earlier in this batch has no owner any more.
             guard let socket = self.sockets[token] else { return }
             self.runTurn { socket.socketReady(readiness) }
         }
-    }
-
-    private func runMailbox() {
+        guard runTasks else { return false }
         let tasks = self.mailbox.takeAll()
-        if tasks.isEmpty { return }
+        if tasks.isEmpty { return false }
         self.runTurn {
             for task in tasks { task() }
         }
-        // Whatever arrived meanwhile runs in a later turn, after the sockets' events queued now.
-        self.queue.async { self.runMailbox() }
+        return true
     }
 
     private func runTurn(_ body: () -> Void) {
