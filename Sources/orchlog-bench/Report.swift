@@ -17,6 +17,9 @@ struct Measurement: Codable {
     var p50Micros: Double?
     var p99Micros: Double?
     var p999Micros: Double?
+    /// For a load run: CPU per operation (entry, for batches) of each side, and the machine's
+    /// steal and idle over the measured interval.
+    var cpu: CPUUsage?
     var notes: String?
 }
 
@@ -58,6 +61,12 @@ final class Report: @unchecked Sendable {
             key: key, scenario: String(key.prefix { $0 != "/" }), system: system, label: label,
             value: result.opsPerSecond * Double(perOperation), unit: perOperation == 1 ? "ops/s" : "entries/s",
             operations: result.ops, errors: result.errors, p50Micros: p50, p99Micros: p99, p999Micros: p999,
+            cpu: result.cpu.map { cpu in
+                var perEntry = cpu
+                perEntry.serverMicrosPerOp = cpu.serverMicrosPerOp.map { $0 / Double(perOperation) }
+                perEntry.loadMicrosPerOp = cpu.loadMicrosPerOp / Double(perOperation)
+                return perEntry
+            },
             notes: notes ?? result.firstError.map { "first error: \($0)" }
         ))
         if result.errors > 0 {
@@ -140,6 +149,12 @@ final class Report: @unchecked Sendable {
         var line = "  \(label) \(self.number(m.value).leftPadded(12)) \(m.unit)"
         for (name, value) in [("p50", m.p50Micros), ("p99", m.p99Micros), ("p99.9", m.p999Micros)] {
             if let value { line += "  \(name) \(self.micros(value))" }
+        }
+        if let cpu = m.cpu {
+            line += "  cpu/op"
+            if let server = cpu.serverMicrosPerOp { line += " server \(String(format: "%.1f", server)) µs +" }
+            line += " bench \(String(format: "%.1f", cpu.loadMicrosPerOp)) µs"
+            line += String(format: ", idle %.0f%%, steal %.0f%%", cpu.idlePercent, cpu.stealPercent)
         }
         if let notes = m.notes { line += "  (\(notes))" }
         return line

@@ -27,10 +27,12 @@ final class ServerUnderTest {
         return ServerUnderTest(port: process.port, process: process, databasePath: database)
     }
 
+    /// The server's process id (nil for an external server).
+    var pid: Int32? { self.process?.process.processIdentifier }
+
     /// Resident memory of the server now, and its peak, in MiB (nil for an external server).
     var memory: (rss: Double, peak: Double)? {
-        guard let process else { return nil }
-        return ProcessMemory.read(pid: process.process.processIdentifier)
+        self.pid.flatMap(ProcessMemory.read)
     }
 
     /// SIGTERM, then waits for the drain (SIGKILL after 15 s).

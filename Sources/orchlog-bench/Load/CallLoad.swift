@@ -12,6 +12,8 @@ struct CallLoad: Sendable {
     var warmupSeconds: Double
     var seconds: Double
     var port: UInt16
+    /// The server's process, whose CPU time the result then reports per call.
+    var serverPID: Int32?
     var authToken: String?
     /// The serialized request of the next call on a connection (thread-safe: threads share it).
     var makeRequest: @Sendable (_ connection: Int) -> [UInt8]
@@ -22,6 +24,8 @@ struct CallLoad: Sendable {
         var firstError: String?
         var seconds = 0.0
         var latencies = Latencies()
+        /// CPU per call over the measured interval (a load run only).
+        var cpu: CPUUsage?
         var opsPerSecond: Double { self.seconds > 0 ? Double(self.ops) / self.seconds : 0 }
 
         /// Runs `operation` back to back for `seconds` on this thread, each run one operation with
@@ -77,12 +81,23 @@ struct CallLoad: Sendable {
             }
         }
         threads.forEach { $0.start() }
+        // This thread only reads the CPU counters at the measured interval's two ends.
+        Self.sleep(until: start)
+        let before = CPUSample.take(serverPID: self.serverPID)
+        Self.sleep(until: end)
+        let after = CPUSample.take(serverPID: self.serverPID)
         var total = Result()
         for outcome in outcomes.wait() {
             total.merge(try outcome.get())
         }
         total.seconds = MonotonicClock.seconds(from: start, to: end)
+        total.cpu = CPUSample.usage(from: before, to: after, operations: total.ops)
         return total
+    }
+
+    private static func sleep(until deadline: UInt64) {
+        let now = MonotonicClock.now()
+        if deadline > now { usleep(UInt32((deadline - now) / 1000)) }
     }
 
     private func drive(_ connections: [LoadConnection], measureFrom start: UInt64, until end: UInt64) throws -> Result {

@@ -14,7 +14,7 @@ extension Bench {
                 let load = CallLoad(
                     method: MethodPath.appendLog, connections: shape.connections, inFlight: shape.inFlight,
                     threads: self.clientThreads, warmupSeconds: self.sizes.warmupSeconds, seconds: self.sizes.seconds,
-                    port: server.port, makeRequest: { _ in SampleEntry.appendRequest(parent: parent, ids: ids) }
+                    port: server.port, serverPID: server.pid, makeRequest: { _ in SampleEntry.appendRequest(parent: parent, ids: ids) }
                 )
                 let result = try load.run()
                 self.report.add(
@@ -45,7 +45,7 @@ extension Bench {
         for size in self.sizes.batchSizes {
             let load = CallLoad(
                 method: MethodPath.appendLogs, connections: 1, inFlight: 1, warmupSeconds: self.sizes.warmupSeconds,
-                seconds: self.sizes.seconds, port: server.port,
+                seconds: self.sizes.seconds, port: server.port, serverPID: server.pid,
                 makeRequest: { _ in
                     Orchlog_V1_AppendLogsRequest.with {
                         $0.entries = (0..<size).map { SampleEntry.child(of: parent, index: $0, ids: .v7) }

@@ -25,7 +25,7 @@ extension Bench {
                 let load = CallLoad(
                     method: call.method, connections: shape.connections, inFlight: shape.inFlight,
                     threads: self.clientThreads, warmupSeconds: self.sizes.warmupSeconds, seconds: self.sizes.seconds,
-                    port: server.port, makeRequest: { _ in call.request }
+                    port: server.port, serverPID: server.pid, makeRequest: { _ in call.request }
                 )
                 self.report.add(
                     "rpc-ceiling/orchlog/\(call.name)/\(shape.connections)c-\(shape.inFlight)x", system: "orchlog",
