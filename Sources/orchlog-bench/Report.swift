@@ -64,7 +64,9 @@ final class Report: @unchecked Sendable {
             cpu: result.cpu.map { cpu in
                 var perEntry = cpu
                 perEntry.serverMicrosPerOp = cpu.serverMicrosPerOp.map { $0 / Double(perOperation) }
+                perEntry.serverKernelMicrosPerOp = cpu.serverKernelMicrosPerOp.map { $0 / Double(perOperation) }
                 perEntry.loadMicrosPerOp = cpu.loadMicrosPerOp / Double(perOperation)
+                perEntry.loadKernelMicrosPerOp = cpu.loadKernelMicrosPerOp / Double(perOperation)
                 return perEntry
             },
             notes: notes ?? result.firstError.map { "first error: \($0)" }
@@ -152,8 +154,12 @@ final class Report: @unchecked Sendable {
         }
         if let cpu = m.cpu {
             line += "  cpu/op"
-            if let server = cpu.serverMicrosPerOp { line += " server \(String(format: "%.1f", server)) µs +" }
-            line += " bench \(String(format: "%.1f", cpu.loadMicrosPerOp)) µs"
+            if let server = cpu.serverMicrosPerOp {
+                line += String(format: " server %.1f µs", server)
+                if let kernel = cpu.serverKernelMicrosPerOp { line += String(format: " (kernel %.1f)", kernel) }
+                line += " +"
+            }
+            line += String(format: " bench %.1f µs (kernel %.1f)", cpu.loadMicrosPerOp, cpu.loadKernelMicrosPerOp)
             line += String(format: ", idle %.0f%%, steal %.0f%%", cpu.idlePercent, cpu.stealPercent)
         }
         if let notes = m.notes { line += "  (\(notes))" }

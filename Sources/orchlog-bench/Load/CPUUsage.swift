@@ -14,8 +14,12 @@ struct CPUUsage: Codable {
     /// The server process's CPU time (all threads, user and kernel) per operation, in µs; nil
     /// when the bench did not start the server (`--server`).
     var serverMicrosPerOp: Double?
-    /// This process's CPU time per operation, in µs.
+    /// The part of it spent in the kernel (system calls, the loopback TCP work a send does for
+    /// its receiver, file writes and flushes).
+    var serverKernelMicrosPerOp: Double?
+    /// This process's CPU time per operation, in µs, and the part of it spent in the kernel.
     var loadMicrosPerOp: Double
+    var loadKernelMicrosPerOp: Double
     /// Shares of the machine's CPU time, in percent: taken by the hypervisor, left idle.
     var stealPercent: Double
     var idlePercent: Double
@@ -23,17 +27,16 @@ struct CPUUsage: Codable {
 
 /// One reading of the counters `CPUUsage` is the difference of.
 struct CPUSample {
-    private var serverTicks: UInt64?
-    private var selfMicros: UInt64
+    private var serverTicks: (user: UInt64, system: UInt64)?
+    private var selfMicros: (user: UInt64, system: UInt64)
     private var machine: (idle: UInt64, steal: UInt64, total: UInt64)
 
     /// Reads /proc/PID/stat (the server), getrusage (this process) and /proc/stat (the machine).
     static func take(serverPID: Int32?) -> CPUSample {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let selfMicros = [usage.ru_utime, usage.ru_stime].reduce(UInt64(0)) {
-            $0 + UInt64($1.tv_sec) * 1_000_000 + UInt64($1.tv_usec)
-        }
+        func micros(_ time: timeval) -> UInt64 { UInt64(time.tv_sec) * 1_000_000 + UInt64(time.tv_usec) }
+        let selfMicros = (user: micros(usage.ru_utime), system: micros(usage.ru_stime))
         return CPUSample(
             serverTicks: serverPID.flatMap(Self.processTicks), selfMicros: selfMicros, machine: Self.machineTicks()
         )
@@ -44,28 +47,34 @@ struct CPUSample {
         guard operations > 0 else { return nil }
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         let total = Double(end.machine.total &- start.machine.total)
-        var server: Double?
+        func perOp(_ micros: Double) -> Double { micros / Double(operations) }
+        var server: (total: Double, kernel: Double)?
         if let before = start.serverTicks, let after = end.serverTicks {
-            server = Double(after &- before) / ticksPerSecond * 1e6 / Double(operations)
+            let user = Double(after.user &- before.user), system = Double(after.system &- before.system)
+            server = (perOp((user + system) / ticksPerSecond * 1e6), perOp(system / ticksPerSecond * 1e6))
         }
+        let loadUser = Double(end.selfMicros.user &- start.selfMicros.user)
+        let loadSystem = Double(end.selfMicros.system &- start.selfMicros.system)
         return CPUUsage(
-            serverMicrosPerOp: server,
-            loadMicrosPerOp: Double(end.selfMicros &- start.selfMicros) / Double(operations),
+            serverMicrosPerOp: server?.total,
+            serverKernelMicrosPerOp: server?.kernel,
+            loadMicrosPerOp: perOp(loadUser + loadSystem),
+            loadKernelMicrosPerOp: perOp(loadSystem),
             stealPercent: total > 0 ? 100 * Double(end.machine.steal &- start.machine.steal) / total : 0,
             idlePercent: total > 0 ? 100 * Double(end.machine.idle &- start.machine.idle) / total : 0
         )
     }
 
-    /// utime + stime of a process, in clock ticks: fields 14 and 15 of /proc/PID/stat, counted
+    /// utime and stime of a process, in clock ticks: fields 14 and 15 of /proc/PID/stat, counted
     /// after the command name (which may hold spaces, so the split starts at its closing ')').
-    private static func processTicks(pid: Int32) -> UInt64? {
+    private static func processTicks(pid: Int32) -> (user: UInt64, system: UInt64)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = text.lastIndex(of: ")")
         else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state).
         guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
-        return user + system
+        return (user, system)
     }
 
     /// The machine's idle (with iowait), steal and total ticks: the `cpu` line of /proc/stat

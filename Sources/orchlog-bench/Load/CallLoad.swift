@@ -29,9 +29,11 @@ struct CallLoad: Sendable {
         var opsPerSecond: Double { self.seconds > 0 ? Double(self.ops) / self.seconds : 0 }
 
         /// Runs `operation` back to back for `seconds` on this thread, each run one operation with
-        /// its latency: the closed loop of the same-run baselines.
+        /// its latency: the closed loop of the same-run baselines. Their CPU per operation is this
+        /// process's (a ping-pong's two ends are both in it).
         static func lockstep(seconds: Double, capacity: Int, _ operation: () throws -> Void) rethrows -> Result {
             var result = Result(latencies: Latencies(capacity: capacity))
+            let before = CPUSample.take(serverPID: nil)
             let start = MonotonicClock.now()
             let end = start + UInt64(seconds * 1e9)
             var now = start
@@ -43,6 +45,7 @@ struct CallLoad: Sendable {
                 now = finished
             }
             result.seconds = MonotonicClock.seconds(from: start, to: now)
+            result.cpu = CPUSample.usage(from: before, to: CPUSample.take(serverPID: nil), operations: result.ops)
             return result
         }
 
