@@ -68,7 +68,7 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
             }
             // One snapshot per page; encoded here, so that the connection's queue only copies bytes.
             let nodes = try reader.snapshot { () throws(RPCStatus) in
-                try walker!.next(limit: pageSize, using: reader).map(\.nodeBytes)
+                try walker!.next(limit: pageSize, using: reader).map(\.node)
             }
             return (walker!, nodes)
         }, completion: { result in

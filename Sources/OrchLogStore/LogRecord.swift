@@ -98,7 +98,8 @@ extension Statement {
     /// `LogRecord(row: self).entryBytes`, read from SQLite's buffers without building the record
     /// (GetTree reads a hundred thousand rows this way).
     func entryBytes() -> [UInt8] {
-        // Ids, a short content and the tags fit; a longer row grows the buffer.
+        // Ids, a short content, the tags and a tree node's few bytes around them fit; a longer
+        // row grows the buffer.
         WireFormat.encode(capacity: 256) { bytes in
             self.appendTextField(0x0A, column: 0, nullAsEmpty: true, to: &bytes)  // 1: orchestration_session_log_id
             self.appendTextField(0x12, column: 1, to: &bytes)  // 2: category

@@ -20,17 +20,21 @@ package struct StoreReader {
     }
 
     /// The next page of `parent`'s children in tree order: sibling_order ascending with NULLs
-    /// last, then seq. `after` is the last child of the previous page (nil: first page).
-    package func treeChildren(of parent: String, after: TreeChild?, limit: Int) throws(RPCStatus) -> [TreeChild] {
+    /// last, then seq, as nodes at `depth`. `after` is the last child of the previous page (nil:
+    /// first page).
+    package func treeChildren(
+        of parent: String, depth: UInt32, after: TreeChild?, limit: Int
+    ) throws(RPCStatus) -> [TreeChild] {
+        let row = { (statement: Statement) in TreeChild(row: statement, depth: depth) }
         guard let after else {
-            return try self.query(Schema.selectTreeChildrenFirst, limit: limit, row: TreeChild.init) {
+            return try self.query(Schema.selectTreeChildrenFirst, limit: limit, row: row) {
                 $0.bind(1, parent)
                 $0.bind(2, Int64(limit))
             }
         }
         var page: [TreeChild] = []
         if let order = after.siblingOrder {
-            page = try self.query(Schema.selectTreeChildrenOrderedAfter, limit: limit, row: TreeChild.init) {
+            page = try self.query(Schema.selectTreeChildrenOrderedAfter, limit: limit, row: row) {
                 $0.bind(1, parent)
                 $0.bind(2, order)
                 $0.bind(3, Int64(clamping: after.seq))
@@ -40,7 +44,7 @@ package struct StoreReader {
         }
         // The NULL-order children, after the ordered ones (or after the last NULL one seen).
         let afterNullSeq = after.siblingOrder == nil ? Int64(clamping: after.seq) : 0
-        page += try self.query(Schema.selectTreeChildrenUnorderedAfter, limit: limit - page.count, row: TreeChild.init) {
+        page += try self.query(Schema.selectTreeChildrenUnorderedAfter, limit: limit - page.count, row: row) {
             $0.bind(1, parent)
             $0.bind(2, afterNullSeq)
             $0.bind(3, Int64(limit - page.count))

@@ -1,48 +1,45 @@
 import OrchLogWire
 
-/// One node of a GetTree answer: its entry, already in wire form, and its depth.
+/// One node of a GetTree answer: a `TreeNode { entry, depth }` in wire form, byte for byte what
+/// SwiftProtobuf writes for it.
 package struct TreeItem: Sendable, Equatable {
-    /// The `LogEntry` bytes (`LogRecord.entryBytes`).
-    package var entry: [UInt8]
-    package var depth: UInt32
+    package var node: [UInt8]
 
-    package init(entry: [UInt8], depth: UInt32) {
-        self.entry = entry
-        self.depth = depth
+    /// The node of an entry's `LogEntry` bytes (`LogRecord.entryBytes`), built in their buffer.
+    package init(entry: consuming [UInt8], depth: UInt32) {
+        var bytes = entry
+        WireFormat.wrapInBytesField(0x0A, &bytes)  // 1: entry
+        WireFormat.appendVarintField(0x10, UInt64(depth), to: &bytes)  // 2: depth
+        self.node = bytes
     }
 
     package init(record: LogRecord, depth: UInt32) {
-        self.init(entry: record.entryBytes, depth: depth)
-    }
-
-    /// The node as a `TreeNode` in protobuf's wire format, byte for byte what SwiftProtobuf
-    /// writes for `TreeNode { entry, depth }`.
-    package var nodeBytes: [UInt8] {
-        let capacity = WireFormat.bytesFieldSize(self.entry.count) + 1 + WireFormat.varintSize(UInt64(self.depth))
-        return WireFormat.encode(capacity: capacity) { bytes in
-            WireFormat.appendBytesField(0x0A, self.entry, to: &bytes)  // 1: entry
-            WireFormat.appendVarintField(0x10, UInt64(self.depth), to: &bytes)  // 2: depth
-        }
+        // Room for the node's own few bytes, so that wrapping the entry moves it in place.
+        var entry: [UInt8] = []
+        entry.reserveCapacity(record.entryByteCount + 16)
+        record.appendEntry(to: &entry)
+        self.init(entry: entry, depth: depth)
     }
 }
 
-/// A child in a page of the tree: what the walk needs of its row (the id to descend, the order
-/// and seq to page on), whether it has children, and its entry in wire form.
+/// A child in a page of the tree: what the walk needs of its row (its id if it has children,
+/// the order and seq to page on) and the node to send, read for the depth the page is at.
 package struct TreeChild: Sendable, Equatable {
-    package var id: String
+    /// The id to descend into; nil for a leaf, whose id is then never made into a String.
+    package var idToDescend: String?
     package var siblingOrder: Int64?
     package var seq: UInt64
-    package var hasChildren: Bool
-    /// The `LogEntry` bytes, read straight from the row (`Statement.entryBytes`).
-    package var entry: [UInt8]
+    /// The child as a `TreeItem`, read straight from the row (`Statement.entryBytes`).
+    package var item: TreeItem
+
+    package var hasChildren: Bool { self.idToDescend != nil }
 
     /// Reads a row selected by one of the `Schema.selectTreeChildren…` statements.
-    init(row: Statement) {
-        self.id = row.text(0) ?? ""
+    init(row: Statement, depth: UInt32) {
+        self.idToDescend = row.int64(7) == 1 ? row.text(0) ?? "" : nil
         self.siblingOrder = row.int64(4)
         self.seq = UInt64(max(0, row.int64(6) ?? 0))
-        self.hasChildren = row.int64(7) == 1
-        self.entry = row.entryBytes()
+        self.item = TreeItem(entry: row.entryBytes(), depth: depth)
     }
 }
 
@@ -89,20 +86,24 @@ package struct TreeWalker: Sendable {
             if self.stack[top].next < self.stack[top].page.count {
                 let child = self.stack[top].page[self.stack[top].next]
                 self.stack[top].next += 1
-                // Only a cycle through the root (possible in a file another tool wrote without
-                // foreign keys) can revisit a node; never walk it twice.
-                if child.id == self.root.id { continue }
-                let depth = self.stack[top].depth
-                out.append(TreeItem(entry: child.entry, depth: depth))
                 // A leaf costs no query: its page said it has no children.
-                if child.hasChildren {
-                    self.descend(into: child.id, depth: depth)
+                if let id = child.idToDescend {
+                    // Only a cycle through the root (possible in a file another tool wrote
+                    // without foreign keys) can revisit a node, and the root has children;
+                    // never walk it twice.
+                    if id == self.root.id { continue }
+                    out.append(child.item)
+                    self.descend(into: id, depth: self.stack[top].depth)
+                } else {
+                    out.append(child.item)
                 }
             } else if self.stack[top].exhausted {
                 self.stack.removeLast()
             } else {
                 let level = self.stack[top]
-                let page = try reader.treeChildren(of: level.parentID, after: level.page.last, limit: self.pageSize)
+                let page = try reader.treeChildren(
+                    of: level.parentID, depth: level.depth, after: level.page.last, limit: self.pageSize
+                )
                 self.stack[top].page = page
                 self.stack[top].next = 0
                 self.stack[top].exhausted = page.count < self.pageSize

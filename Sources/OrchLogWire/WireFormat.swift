@@ -37,6 +37,25 @@ package enum WireFormat {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Turns `buffer` into a length-delimited field that holds what it held: the tag and length
+    /// are put in front of the bytes in place (a move within the buffer's capacity, where a new
+    /// field would allocate and copy).
+    package static func wrapInBytesField(_ tag: UInt8, _ buffer: inout [UInt8]) {
+        let count = buffer.count
+        let headerSize = 1 + varintSize(UInt64(count))
+        buffer.insert(contentsOf: repeatElement(0, count: headerSize), at: 0)
+        buffer.withUnsafeMutableBufferPointer { bytes in
+            bytes[0] = tag
+            var value = UInt64(count), index = 1
+            while value >= 0x80 {
+                bytes[index] = UInt8(truncatingIfNeeded: value) | 0x80
+                value >>= 7
+                index += 1
+            }
+            bytes[index] = UInt8(value)
+        }
+    }
+
     /// A length-delimited field from borrowed bytes (a column SQLite returned).
     package static func appendBytesField(_ tag: UInt8, _ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
         buffer.append(tag)

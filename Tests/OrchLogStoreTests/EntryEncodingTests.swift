@@ -2,7 +2,7 @@ import OrchLogStore
 import OrchLogWire
 import Testing
 
-/// Streams send entries encoded by hand (`LogRecord.appendEntry`, `TreeItem.nodeBytes`); a
+/// Streams send entries encoded by hand (`LogRecord.appendEntry`, `TreeItem`); a
 /// client decodes them with protobuf, so the bytes must be exactly SwiftProtobuf's.
 @Suite("Entry encoding")
 struct EntryEncodingTests {
@@ -59,7 +59,9 @@ struct EntryEncodingTests {
                 $0.entry = LogEntryMessage(record)
                 $0.depth = depth
             }.encodedBytes()
-            #expect(TreeItem(record: record, depth: depth).nodeBytes == expected)
+            #expect(TreeItem(record: record, depth: depth).node == expected)
+            // As a tree page builds it: around the entry's own bytes, in their buffer.
+            #expect(TreeItem(entry: record.entryBytes, depth: depth).node == expected)
         }
     }
 }

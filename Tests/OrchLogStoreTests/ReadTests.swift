@@ -93,12 +93,13 @@ struct ReadTests {
         var seen: [TreeChild] = []
         while true {
             let after = seen.last
-            let page = try await store.readNow { try $0.treeChildren(of: root, after: after, limit: 128) }
+            let page = try await store.readNow { try $0.treeChildren(of: root, depth: 1, after: after, limit: 128) }
             seen += page
             if page.count < 128 { break }
         }
-        #expect(seen.map(\.id) == children)
-        #expect(Set(seen.filter(\.hasChildren).map(\.id)) == parents)
+        #expect(seen.map(\.item.record.id) == children)
+        #expect(seen.map(\.item.depth) == Array(repeating: 1, count: children.count))
+        #expect(Set(seen.compactMap(\.idToDescend)) == parents)
     }
 
     @Test("a tree page's entry bytes, read straight from SQLite, are the record's, whatever another tool stored")
@@ -116,14 +117,14 @@ struct ReadTests {
               ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 42, '\(root)', 12345, 'not a number', NULL),
               ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', NULL, '\(root)', x'', NULL, '"s"');
             """)
-        let page = try await store.readNow { try $0.treeChildren(of: root, after: nil, limit: 100) }
+        let page = try await store.readNow { try $0.treeChildren(of: root, depth: 1, after: nil, limit: 100) }
         #expect(page.count == 6)
         for child in page {
-            let id = child.id
+            let id = child.item.record.id
             let record = try #require(try await store.readNow { try $0.entry(id: id) })
-            #expect(child.entry == record.entryBytes, "\(id)")
+            #expect(child.item == TreeItem(record: record, depth: 1), "\(id)")
             #expect(child.siblingOrder == record.siblingOrder && child.seq == record.seq)
-            #expect(try LogEntryMessage(serializedBytes: child.entry).content == record.content)
+            #expect(child.item.record.content == record.content)
         }
     }
 }

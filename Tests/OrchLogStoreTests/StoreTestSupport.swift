@@ -59,12 +59,18 @@ extension LogStore {
 }
 
 extension TreeItem {
+    /// The node's depth as a client decodes it (UInt32.max if the bytes are not a `TreeNode`).
+    var depth: UInt32 {
+        (try? Orchlog_V1_TreeNode(serializedBytes: self.node))?.depth ?? UInt32.max
+    }
+
     /// The node's entry decoded as a client decodes it, back into a record (an empty one with
-    /// content "<undecodable>" if the bytes are not a `LogEntry`, which no expectation matches).
+    /// content "<undecodable>" if the bytes are not a `TreeNode`, which no expectation matches).
     var record: LogRecord {
-        guard let message = try? LogEntryMessage(serializedBytes: self.entry) else {
+        guard let node = try? Orchlog_V1_TreeNode(serializedBytes: self.node), node.hasEntry else {
             return LogRecord(id: "", category: nil, parentID: nil, content: "<undecodable>", siblingOrder: nil, elaboration: nil, seq: 0)
         }
+        let message = node.entry
         return LogRecord(
             id: message.orchestrationSessionLogID, category: message.hasCategory ? message.category : nil,
             parentID: message.hasParentExecID ? message.parentExecID : nil, content: message.content,
