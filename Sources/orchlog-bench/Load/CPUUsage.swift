@@ -25,6 +25,22 @@ struct CPUUsage: Codable {
     var idlePercent: Double
 }
 
+extension CPUUsage {
+    /// The mean of usages measured over intervals of the same number of operations.
+    static func mean(_ usages: [CPUUsage]) -> CPUUsage? {
+        guard !usages.isEmpty else { return nil }
+        func mean(_ value: (CPUUsage) -> Double?) -> Double? {
+            let values = usages.compactMap(value)
+            return values.count == usages.count ? values.reduce(0, +) / Double(values.count) : nil
+        }
+        return CPUUsage(
+            serverMicrosPerOp: mean(\.serverMicrosPerOp), serverKernelMicrosPerOp: mean(\.serverKernelMicrosPerOp),
+            loadMicrosPerOp: mean(\.loadMicrosPerOp) ?? 0, loadKernelMicrosPerOp: mean(\.loadKernelMicrosPerOp) ?? 0,
+            stealPercent: mean(\.stealPercent) ?? 0, idlePercent: mean(\.idlePercent) ?? 0
+        )
+    }
+}
+
 /// One reading of the counters `CPUUsage` is the difference of.
 struct CPUSample {
     private var serverTicks: (user: UInt64, system: UInt64)?

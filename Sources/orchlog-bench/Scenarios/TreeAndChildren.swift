@@ -69,11 +69,23 @@ extension Bench {
         }
         let reads = try SQLiteReads(path: path)
         var serverTimes: [Double] = [], baselineTimes: [Double] = []
+        var serverCPU: [CPUUsage] = [], baselineCPU: [CPUUsage] = []
         for _ in 0..<self.sizes.readRepeats {
+            let beforeServed = CPUSample.take(serverPID: server.pid)
             let (served, serverSeconds) = try self.time(orchlog)
+            let beforeSelected = CPUSample.take(serverPID: server.pid)
             let (selected, baselineSeconds) = try self.time { try baseline(reads) }
+            let afterSelected = CPUSample.take(serverPID: server.pid)
             serverTimes.append(serverSeconds)
             baselineTimes.append(baselineSeconds)
+            serverCPU += CPUSample.usage(from: beforeServed, to: beforeSelected, operations: expectedCount).map { [$0] } ?? []
+            baselineCPU += CPUSample.usage(from: beforeSelected, to: afterSelected, operations: expectedCount).map {
+                var bench = $0
+                // The server is idle meanwhile; what it used is not the baseline's.
+                bench.serverMicrosPerOp = nil
+                bench.serverKernelMicrosPerOp = nil
+                return [bench]
+            } ?? []
             if served.count != expectedCount || served != selected {
                 self.report.fail(
                     "\(key): orchlog sent \(served.count) entries, SQL found \(selected.count), expected \(expectedCount)"
@@ -82,8 +94,14 @@ extension Bench {
                 break
             }
         }
-        self.reportRead(key: key, system: "orchlog", label: "orchlog \(label)", times: serverTimes, count: expectedCount)
-        self.reportRead(key: key, system: "sqlite", label: baselineLabel, times: baselineTimes, count: expectedCount)
+        self.reportRead(
+            key: key, system: "orchlog", label: "orchlog \(label)", times: serverTimes, count: expectedCount,
+            cpu: CPUUsage.mean(serverCPU)
+        )
+        self.reportRead(
+            key: key, system: "sqlite", label: baselineLabel, times: baselineTimes, count: expectedCount,
+            cpu: CPUUsage.mean(baselineCPU)
+        )
     }
 
     func time<T>(_ body: () throws -> T) throws -> (T, seconds: Double) {
@@ -92,11 +110,11 @@ extension Bench {
         return (value, MonotonicClock.seconds(from: start, to: MonotonicClock.now()))
     }
 
-    private func reportRead(key: String, system: String, label: String, times: [Double], count: Int) {
+    private func reportRead(key: String, system: String, label: String, times: [Double], count: Int, cpu: CPUUsage? = nil) {
         let median = times.sorted()[times.count / 2]
         self.report.add(Measurement(
             key: "\(key)/\(system)", scenario: key, system: system, label: label, value: median * 1000, unit: "ms",
-            operations: count,
+            operations: count, cpu: cpu,
             notes: "median of \(times.count); \(Report.number(Double(count) / median)) entries/s"
         ))
     }
