@@ -17,8 +17,8 @@ struct Measurement: Codable {
     var p50Micros: Double?
     var p99Micros: Double?
     var p999Micros: Double?
-    /// For a load run or a timed read: CPU per operation (entry, for batches and reads) of each side, and the machine's
-    /// steal and idle over the measured interval.
+    /// For a load run or a timed read: CPU per operation (per entry for batches and reads) of
+    /// each side, and the machine's steal and idle over the measured interval.
     var cpu: CPUUsage?
     var notes: String?
 }
