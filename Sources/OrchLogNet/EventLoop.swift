@@ -34,9 +34,9 @@ package final class EventLoop: @unchecked Sendable {
     /// The serial queue that owns the loop's sockets and everything attached to them.
     package let queue: DispatchQueue
     private let readiness: ReadinessSet
-    /// Written when tasks arrive in an empty mailbox, and when the loop goes away, so that the
+    /// Signalled when tasks arrive in an empty mailbox, and when the loop goes away, so that the
     /// waiting thread wakes up.
-    private let wakeup: Int32
+    private let wakeup: Wakeup
     private var sockets: [UInt64: any ReadinessHandler] = [:]
     /// 0 is the wakeup descriptor's.
     private var nextToken: UInt64 = 1
@@ -48,12 +48,11 @@ package final class EventLoop: @unchecked Sendable {
     /// - Throws: `SocketError` when the process cannot create another epoll instance or eventfd.
     package init(label: String) throws(SocketError) {
         let readiness = try ReadinessSet()
-        let wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        let wakeup: Wakeup
         do throws(SocketError) {
-            guard wakeup >= 0 else { throw SocketError("eventfd", errno: errno) }
-            try readiness.add(wakeup, token: 0, interest: .readable)
+            wakeup = try Wakeup()
+            try readiness.add(wakeup.fd, token: 0, interest: .readable)
         } catch {
-            if wakeup >= 0 { close(wakeup) }
             readiness.close()
             throw error
         }
@@ -69,23 +68,23 @@ package final class EventLoop: @unchecked Sendable {
         sigfillset(&all)
         pthread_sigmask(SIG_SETMASK, &all, &creators)
         Thread.detachNewThread { [weak self] in
-            // Named after the queue, for debuggers and /proc (Linux keeps 15 bytes).
-            Thread.current.name = label
+            // Named after the queue, for debuggers and /proc (Linux keeps 15 bytes). Named
+            // directly: Foundation's `Thread.current.name` did not always reach the kernel here
+            // (under ThreadSanitizer the thread then kept its creator's name).
+            _ = pthread_setname_np(pthread_self(), String(label.utf8.prefix(15)) ?? "orchlog.loop")
             Self.waitAndServe(readiness, wakeup: wakeup, loop: { self })
         }
         pthread_sigmask(SIG_SETMASK, &creators, nil)
     }
 
     deinit {
-        var one: UInt64 = 1
-        _ = write(self.wakeup, &one, MemoryLayout<UInt64>.size)
+        self.wakeup.signal()
     }
 
     /// Runs `task` on the loop's queue, in one turn with whatever else was handed over meanwhile.
     package func execute(_ task: @escaping @Sendable () -> Void) {
         if self.mailbox.add(task) {
-            var one: UInt64 = 1
-            _ = write(self.wakeup, &one, MemoryLayout<UInt64>.size)
+            self.wakeup.signal()
         }
     }
 
@@ -124,19 +123,21 @@ package final class EventLoop: @unchecked Sendable {
     /// The waiting thread: wait for ready sockets and handed-over tasks, serve them on the queue,
     /// until the loop is gone. It holds the loop only while serving, so the loop's owners decide
     /// when it goes away.
-    private static func waitAndServe(_ readiness: ReadinessSet, wakeup: Int32, loop: () -> EventLoop?) {
+    private static func waitAndServe(_ readiness: ReadinessSet, wakeup: Wakeup, loop: () -> EventLoop?) {
         // After a turn of tasks, the mailbox stays marked as being consumed (more may have come
         // meanwhile): the next wait only polls, and the tasks run after the sockets ready by then.
         var tasksMayWait = false
-        // The set fails only if its descriptor is bad, which nothing but this thread closes.
-        while let ready = readiness.wait(timeoutMillis: tasksMayWait ? 0 : -1) {
-            guard let loop = loop() else { break }
-            if ready > 0 || tasksMayWait {
-                tasksMayWait = loop.queue.sync { loop.serve(ready, runTasks: tasksMayWait) }
+        // The wakeup is closed only when the loop's deinit is done with it too (`Wakeup`).
+        withExtendedLifetime(wakeup) {
+            // The set fails only if its descriptor is bad, which nothing but this thread closes.
+            while let ready = readiness.wait(timeoutMillis: tasksMayWait ? 0 : -1) {
+                guard let loop = loop() else { break }
+                if ready > 0 || tasksMayWait {
+                    tasksMayWait = loop.queue.sync { loop.serve(ready, runTasks: tasksMayWait) }
+                }
             }
         }
         readiness.close()
-        close(wakeup)
     }
 
     /// Serves the ready sockets, then the mailbox if it is due; returns whether tasks ran.
@@ -145,8 +146,7 @@ package final class EventLoop: @unchecked Sendable {
         self.readiness.forEachReady(count) { token, readiness in
             if token == 0 {
                 // Reset before the mailbox is taken: the next task to find it stopped writes it again.
-                var value: UInt64 = 0
-                _ = read(self.wakeup, &value, MemoryLayout<UInt64>.size)
+                self.wakeup.reset()
                 runTasks = true
                 return
             }
