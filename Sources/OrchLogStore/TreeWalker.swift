@@ -32,8 +32,6 @@ package struct TreeChild: Sendable, Equatable {
     /// The child as a `TreeItem`, read straight from the row (`Statement.entryBytes`).
     package var item: TreeItem
 
-    package var hasChildren: Bool { self.idToDescend != nil }
-
     /// Reads a row selected by one of the `Schema.selectTreeChildren…` statements.
     init(row: Statement, depth: UInt32) {
         self.idToDescend = row.int64(7) == 1 ? row.text(0) ?? "" : nil
