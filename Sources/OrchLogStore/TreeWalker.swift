@@ -84,16 +84,13 @@ package struct TreeWalker: Sendable {
             if self.stack[top].next < self.stack[top].page.count {
                 let child = self.stack[top].page[self.stack[top].next]
                 self.stack[top].next += 1
+                // Only a cycle through the root (possible in a file another tool wrote without
+                // foreign keys) can revisit a node, and the root has children; never walk it twice.
+                if child.idToDescend == self.root.id { continue }
+                out.append(child.item)
                 // A leaf costs no query: its page said it has no children.
                 if let id = child.idToDescend {
-                    // Only a cycle through the root (possible in a file another tool wrote
-                    // without foreign keys) can revisit a node, and the root has children;
-                    // never walk it twice.
-                    if id == self.root.id { continue }
-                    out.append(child.item)
                     self.descend(into: id, depth: self.stack[top].depth)
-                } else {
-                    out.append(child.item)
                 }
             } else if self.stack[top].exhausted {
                 self.stack.removeLast()

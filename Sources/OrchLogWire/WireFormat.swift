@@ -17,12 +17,17 @@ package enum WireFormat {
     }
 
     package static func appendVarint(_ value: UInt64, to buffer: inout [UInt8]) {
+        self.forEachVarintByte(value) { buffer.append($0) }
+    }
+
+    /// The bytes of `value` as a varint, least significant group first.
+    private static func forEachVarintByte(_ value: UInt64, _ body: (UInt8) -> Void) {
         var value = value
         while value >= 0x80 {
-            buffer.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            body(UInt8(truncatingIfNeeded: value) | 0x80)
             value >>= 7
         }
-        buffer.append(UInt8(value))
+        body(UInt8(value))
     }
 
     /// Bytes a length-delimited field of `count` bytes takes (one-byte tag).
@@ -46,13 +51,11 @@ package enum WireFormat {
         buffer.insert(contentsOf: repeatElement(0, count: headerSize), at: 0)
         buffer.withUnsafeMutableBufferPointer { bytes in
             bytes[0] = tag
-            var value = UInt64(count), index = 1
-            while value >= 0x80 {
-                bytes[index] = UInt8(truncatingIfNeeded: value) | 0x80
-                value >>= 7
+            var index = 1
+            self.forEachVarintByte(UInt64(count)) { byte in
+                bytes[index] = byte
                 index += 1
             }
-            bytes[index] = UInt8(value)
         }
     }
 

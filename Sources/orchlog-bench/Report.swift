@@ -61,14 +61,7 @@ final class Report: @unchecked Sendable {
             key: key, scenario: String(key.prefix { $0 != "/" }), system: system, label: label,
             value: result.opsPerSecond * Double(perOperation), unit: perOperation == 1 ? "ops/s" : "entries/s",
             operations: result.ops, errors: result.errors, p50Micros: p50, p99Micros: p99, p999Micros: p999,
-            cpu: result.cpu.map { cpu in
-                var perEntry = cpu
-                perEntry.serverMicrosPerOp = cpu.serverMicrosPerOp.map { $0 / Double(perOperation) }
-                perEntry.serverKernelMicrosPerOp = cpu.serverKernelMicrosPerOp.map { $0 / Double(perOperation) }
-                perEntry.loadMicrosPerOp = cpu.loadMicrosPerOp / Double(perOperation)
-                perEntry.loadKernelMicrosPerOp = cpu.loadKernelMicrosPerOp / Double(perOperation)
-                return perEntry
-            },
+            cpu: result.cpu?.perEntry(perOperation),
             notes: notes ?? result.firstError.map { "first error: \($0)" }
         ))
         if result.errors > 0 {

@@ -26,6 +26,17 @@ struct CPUUsage: Codable {
 }
 
 extension CPUUsage {
+    /// The usage per entry when each operation carried `entries` of them (shares are unchanged).
+    func perEntry(_ entries: Int) -> CPUUsage {
+        let n = Double(entries)
+        var usage = self
+        usage.serverMicrosPerOp = self.serverMicrosPerOp.map { $0 / n }
+        usage.serverKernelMicrosPerOp = self.serverKernelMicrosPerOp.map { $0 / n }
+        usage.loadMicrosPerOp = self.loadMicrosPerOp / n
+        usage.loadKernelMicrosPerOp = self.loadKernelMicrosPerOp / n
+        return usage
+    }
+
     /// The mean of usages measured over intervals of the same number of operations.
     static func mean(_ usages: [CPUUsage]) -> CPUUsage? {
         guard !usages.isEmpty else { return nil }

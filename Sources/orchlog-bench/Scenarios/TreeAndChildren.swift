@@ -78,14 +78,15 @@ extension Bench {
             let afterSelected = CPUSample.take(serverPID: server.pid)
             serverTimes.append(serverSeconds)
             baselineTimes.append(baselineSeconds)
-            serverCPU += CPUSample.usage(from: beforeServed, to: beforeSelected, operations: expectedCount).map { [$0] } ?? []
-            baselineCPU += CPUSample.usage(from: beforeSelected, to: afterSelected, operations: expectedCount).map {
-                var bench = $0
+            if let usage = CPUSample.usage(from: beforeServed, to: beforeSelected, operations: expectedCount) {
+                serverCPU.append(usage)
+            }
+            if var usage = CPUSample.usage(from: beforeSelected, to: afterSelected, operations: expectedCount) {
                 // The server is idle meanwhile; what it used is not the baseline's.
-                bench.serverMicrosPerOp = nil
-                bench.serverKernelMicrosPerOp = nil
-                return [bench]
-            } ?? []
+                usage.serverMicrosPerOp = nil
+                usage.serverKernelMicrosPerOp = nil
+                baselineCPU.append(usage)
+            }
             if served.count != expectedCount || served != selected {
                 self.report.fail(
                     "\(key): orchlog sent \(served.count) entries, SQL found \(selected.count), expected \(expectedCount)"
