@@ -1,3 +1,4 @@
+import Dispatch
 import OrchLogStore
 import OrchLogTestSupport
 import OrchLogWire
@@ -78,6 +79,24 @@ struct ReadTests {
         }
         let items = try await store.tree(root, pageSize: pageSize)
         #expect(items.map(\.record.content) == expected)
+    }
+
+    @Test("a read goes to an idle reader instead of waiting behind a long one")
+    func readsAvoidABusyReader() throws {
+        let store = try LogStore.temporary(in: self.directory)  // two readers
+        let release = DispatchSemaphore(value: 0)
+        let longReadDone = DispatchSemaphore(value: 0)
+        store.read({ _ throws(RPCStatus) in release.wait() }, completion: { _ in longReadDone.signal() })
+        // Taken in turn, every second read would queue behind the long one and time out.
+        var finished = 0
+        for _ in 0..<6 {
+            let done = DispatchSemaphore(value: 0)
+            store.read({ reader throws(RPCStatus) in try reader.count() }, completion: { _ in done.signal() })
+            if done.wait(timeout: .now() + 5) == .success { finished += 1 }
+        }
+        release.signal()
+        #expect(longReadDone.wait(timeout: .now() + 5) == .success)
+        #expect(finished == 6)
     }
 
     @Test("a tree page says which children have children of their own, across pages")
