@@ -176,7 +176,7 @@ final class LogWriter: @unchecked Sendable {
             self.lastSeq = max(self.lastSeq, Int64(created[created.count - 1].seq))
         }
         let onCommit = self.onCommit, onExternalRows = self.onExternalRows
-        self.syncer.submit(WALSyncer.Group { [results, externalRows] failure in
+        self.syncer.submitOrFlushHere(WALSyncer.Group { [results, externalRows] failure in
             // Followers hear of new rows before the appenders do, so a reader who saw an OK
             // never waits on the feed for that row.
             if externalRows > 0 { onExternalRows(externalRows) }

@@ -5,7 +5,10 @@ import Dispatch
 import OrchLogWire
 
 /// Makes committed groups durable and then announces them, in commit order, on a thread of its
-/// own, so that the writer commits the next group while the disk flushes this one.
+/// own, so that the writer commits the next group while the disk flushes this one. When it has
+/// nothing to do, the writer flushes and announces its group itself (`submitOrFlushHere`): waking
+/// this thread would cost more than the commit that could overlap the flush, and the appends
+/// arriving meanwhile gather into a bigger next group.
 ///
 /// The writer runs SQLite with `synchronous=NORMAL` (COMMIT writes the WAL without fsync); with
 /// `--sync full` this syncer then `fdatasync`s the WAL file before any append of the group is
@@ -18,7 +21,8 @@ import OrchLogWire
 /// durable; after a power loss such a row can be gone, but it was never acknowledged, and the
 /// change feed only carries flushed rows. A crash of orchlogd alone loses nothing committed (the
 /// page cache survives it).
-// @unchecked: `walDescriptor` and `walIdentity` are used on `queue` only.
+// @unchecked: `walDescriptor` and `walIdentity` are used only by the one consumer of `pending`
+// (`drain` on `queue`, or the writer in `submitOrFlushHere`), which `BatchingQueue` makes exclusive.
 package final class WALSyncer: @unchecked Sendable {
     /// One committed group: what to announce once it is durable.
     package struct Group: Sendable {
@@ -68,6 +72,18 @@ package final class WALSyncer: @unchecked Sendable {
         }
     }
 
+    /// Flushes and announces `group` on the calling thread if the syncer is idle (nothing queued,
+    /// nothing being flushed), saving the wake-up of the syncer's thread; otherwise queues it as
+    /// `submit` does. Groups submitted meanwhile are announced here too, after it.
+    package func submitOrFlushHere(_ group: Group) {
+        guard self.pending.becomeConsumerIfIdle() else { return self.submit(group) }
+        var groups = [group]
+        while !groups.isEmpty {
+            self.announce(groups)
+            groups = self.pending.takeAll()
+        }
+    }
+
     /// Blocks the writer until a commit may start (fewer than two await their flush). A slot is
     /// given back with `submit` of a group that holds it, or `releaseSlot` if nothing was committed.
     package func reserveSlot() {
@@ -87,11 +103,16 @@ package final class WALSyncer: @unchecked Sendable {
         while true {
             let groups = self.pending.takeAll()
             if groups.isEmpty { return }
-            let failure = self.flushes ? self.flush() : nil
-            for group in groups {
-                group.announce(failure)
-                if group.holdsSlot { self.slots.signal() }
-            }
+            self.announce(groups)
+        }
+    }
+
+    /// One flush for `groups`, then their announcements in order.
+    private func announce(_ groups: [Group]) {
+        let failure = self.flushes ? self.flush() : nil
+        for group in groups {
+            group.announce(failure)
+            if group.holdsSlot { self.slots.signal() }
         }
     }
 

@@ -18,6 +18,16 @@ package final class BatchingQueue<Item: Sendable>: Sendable {
         }
     }
 
+    /// Makes the caller the consumer if none is running and nothing is queued: it then does the
+    /// consumer's work itself and must call `takeAll` until it returns empty, as a consumer does.
+    package func becomeConsumerIfIdle() -> Bool {
+        self.state.withLock { state in
+            guard !state.consuming && state.items.isEmpty else { return false }
+            state.consuming = true
+            return true
+        }
+    }
+
     /// Everything queued since the last call; empty means the consumer is now stopped.
     package func takeAll() -> [Item] {
         self.state.withLock { state in

@@ -71,4 +71,40 @@ struct WALSyncerTests {
         syncer.submit(WALSyncer.Group { _ in })
         #expect(third.wait(timeout: .now() + .seconds(10)) == .success)
     }
+
+    @Test("an idle syncer's group is flushed and announced on the committing thread; a busy one's is queued behind")
+    func flushHereWhenIdle() {
+        let syncer = WALSyncer(databasePath: self.databaseWithWAL(), flushes: true)
+        let announced = Locked<[Int]>([])
+        let failures = Atomic<Int>(0)
+        syncer.reserveSlot()
+        syncer.submitOrFlushHere(WALSyncer.Group { failure in
+            if failure != nil { failures.add(1, ordering: .relaxed) }
+            announced.withLock { $0.append(1) }
+        })
+        // Idle: announced before the call returned, by this thread.
+        #expect(announced.withLock { $0 } == [1])
+
+        // Busy: a queued group's announcement holds the syncer until released.
+        let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        syncer.reserveSlot()
+        syncer.submit(WALSyncer.Group { _ in
+            holding.signal()
+            release.wait()
+            announced.withLock { $0.append(2) }
+        })
+        #expect(holding.wait(timeout: .now() + .seconds(10)) == .success)
+        syncer.reserveSlot()
+        syncer.submitOrFlushHere(WALSyncer.Group { failure in
+            if failure != nil { failures.add(1, ordering: .relaxed) }
+            announced.withLock { $0.append(3) }
+        })
+        #expect(announced.withLock { $0 } == [1], "queued behind the busy syncer, not announced here")
+        release.signal()
+        syncer.waitUntilIdle()
+        #expect(announced.withLock { $0 } == [1, 2, 3])
+        let failed = failures.load(ordering: .relaxed)
+        #expect(failed == 0)
+    }
 }
