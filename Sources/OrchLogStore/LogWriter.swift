@@ -27,6 +27,11 @@ final class LogWriter: @unchecked Sendable {
     /// process sharing the file.
     private var lastSeq: Int64
     private var pollTimer: (any DispatchSourceTimer)?
+    /// Saves the query for the next order of an append without one.
+    private var siblingOrders = SiblingOrderCache()
+    /// `PRAGMA data_version` at the last transaction's start: it changes when another
+    /// connection (another process) has committed, and `siblingOrders` may then be stale.
+    private var dataVersion: Int64?
     /// Committed transactions and the append requests they held: how well commits are grouped.
     private var commits = 0
     private var committedAppends = 0
@@ -112,7 +117,10 @@ final class LogWriter: @unchecked Sendable {
         results.reserveCapacity(batch.count)
         do {
             try self.db.statement(Schema.beginImmediate).run()
+            try self.forgetSiblingOrdersIfOthersWrote()
         } catch {
+            try? self.db.execute("ROLLBACK")
+            self.siblingOrders.forgetAll()
             self.syncer.releaseSlot()
             for append in batch { append.completion(.failure(error.status)) }
             return
@@ -139,6 +147,8 @@ final class LogWriter: @unchecked Sendable {
                 } else if needsSavepoint {
                     try? self.run(Schema.rollbackToSavepoint)
                     try? self.run(Schema.releaseSavepoint)
+                    // Orders raised by the batch's rows that were rolled back no longer hold.
+                    self.siblingOrders.forgetAll()
                 }
                 results.append(.failure(error))
             }
@@ -157,6 +167,7 @@ final class LogWriter: @unchecked Sendable {
         }
 
         if let aborted {
+            self.siblingOrders.forgetAll()
             self.syncer.releaseSlot()
             for (append, result) in zip(batch, results) {
                 append.completion(result.value != nil ? .failure(aborted) : result)
@@ -274,6 +285,7 @@ final class LogWriter: @unchecked Sendable {
         insert.bind(6, entry.elaboration)
         do throws(SQLiteError) {
             try insert.run()
+            self.siblingOrders.inserted(order, childOf: entry.parentID)
         } catch {
             // SQLite checks the primary key before the foreign key, as the rules order them.
             if error.code == SQLiteError.primaryKeyConstraint, let existing = try self.existing(entry) {
@@ -332,11 +344,27 @@ final class LogWriter: @unchecked Sendable {
     /// 1 + the highest order among the parent's children (1 for the first child); `nil` when
     /// the highest is Int64.max and there is no next.
     private func nextSiblingOrder(parent: String?) throws -> Int64? {
-        let statement = try self.db.statement(Schema.maxSiblingOrder)
-        defer { statement.reset() }
-        statement.bind(1, parent)
-        let highest = try statement.step() ? statement.int64(0) ?? 0 : 0
+        let highest: Int64
+        if let known = self.siblingOrders.highest(amongChildrenOf: parent) {
+            highest = known
+        } else {
+            let statement = try self.db.statement(Schema.maxSiblingOrder)
+            defer { statement.reset() }
+            statement.bind(1, parent)
+            highest = try statement.step() ? statement.int64(0) ?? 0 : 0
+            self.siblingOrders.learn(highest, amongChildrenOf: parent)
+        }
         return highest < Int64.max ? highest + 1 : nil
+    }
+
+    /// Empties `siblingOrders` if another connection committed since the last transaction began.
+    /// Runs inside the write transaction, when nobody else can commit.
+    private func forgetSiblingOrdersIfOthersWrote() throws(SQLiteError) {
+        let statement = try self.db.statement(Schema.dataVersion)
+        defer { statement.reset() }
+        let version = try statement.step() ? statement.int64(0) : nil
+        if version == nil || version != self.dataVersion { self.siblingOrders.forgetAll() }
+        self.dataVersion = version
     }
 }
 

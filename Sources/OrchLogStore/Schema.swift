@@ -52,6 +52,8 @@ package enum Schema {
         WHERE "parent_exec_id" IS ?1 AND ("sibling_order" IS NULL) = 0
         """)
     static let jsonValid = SQL("SELECT json_valid(?1)")
+    /// Changes when another connection commits (read by the writer at each transaction's start).
+    static let dataVersion = SQL("PRAGMA data_version")
     static let selectChildrenAfterSeq = SQL("""
         SELECT \(selectColumns) FROM "orchestration_session_log"
         WHERE "parent_exec_id" IS ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3

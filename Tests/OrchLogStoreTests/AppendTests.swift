@@ -66,6 +66,32 @@ struct AppendTests {
         #expect(await store.append(content: "third root").value?.record.siblingOrder == 3)
     }
 
+    @Test("the next sibling_order follows orders other processes wrote and forgets batches that rolled back")
+    func siblingOrderAfterOthersAndRollbacks() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let parent = try #require(await store.append(content: "p").value).record.id
+        let first = try #require(await store.append(parent: parent).value).record
+        #expect(first.siblingOrder == 1)
+        #expect(await store.append(parent: parent).value?.record.siblingOrder == 2)
+
+        // Another process raises an order, then adds a child of its own.
+        try sqlite3CLI(store.path, """
+            UPDATE orchestration_session_log SET sibling_order = 50 WHERE orchestration_session_log_id = '\(first.id)';
+            """)
+        #expect(await store.append(parent: parent).value?.record.siblingOrder == 51)
+        try sqlite3CLI(store.path, """
+            INSERT INTO orchestration_session_log (orchestration_session_log_id, parent_exec_id, content, sibling_order)
+            VALUES ('\(LogID.generateV7())', '\(parent)', 'from elsewhere', 70);
+            """)
+        #expect(await store.append(parent: parent).value?.record.siblingOrder == 71)
+
+        // A batch whose first entry took order 72 fails as a whole: 72 is free again.
+        let taken = try NewEntry.validate(id: nil, category: nil, parentID: parent, content: "rolled back", siblingOrder: nil, elaboration: nil, fieldPath: "entries[0]", maxContentBytes: 100)
+        let orphan = try NewEntry.validate(id: nil, category: nil, parentID: LogID.generateV7(), content: "x", siblingOrder: nil, elaboration: nil, fieldPath: "entries[1]", maxContentBytes: 100)
+        #expect(await store.append([taken, orphan]).status?.code == .failedPrecondition)
+        #expect(await store.append(parent: parent).value?.record.siblingOrder == 72)
+    }
+
     @Test("a batch is atomic: one bad entry fails all, nothing is written")
     func batchAtomic() async throws {
         let store = try LogStore.temporary(in: self.directory)
