@@ -44,8 +44,7 @@ final class ReaderPool: Sendable {
     }
 
     /// The reader with the fewest reads queued, taking turns among equals: a read then does not
-    /// wait behind a long one (a page of a big tree) while another reader is idle, and a stream
-    /// that reads two parts of a tree at once gets both readers.
+    /// wait behind a long one (a page of a big tree) while another reader is idle.
     private func leastBusyReader() -> Reader {
         let start = self.counter.next()
         var best = self.readers[start % self.readers.count]
