@@ -32,12 +32,9 @@ enum TreeStream {
                 if context.cancellation.isCancelled || Task.isCancelled {
                     throw RPCError(code: .cancelled, message: "cancelled by the client")
                 }
-                // The walker hands out entries in wire form; this service's serializer wants messages.
+                // The walker hands out nodes in wire form; this service's serializer wants messages.
                 try await writer.write(contentsOf: items.map { item in
-                    try Orchlog_V1_TreeNode.with {
-                        $0.entry = try LogEntryMessage(serializedBytes: item.entry)
-                        $0.depth = item.depth
-                    }
+                    try Orchlog_V1_TreeNode(serializedBytes: item.node)
                 })
                 if walker.isFinished { return [:] }
                 let current = walker
