@@ -11,7 +11,6 @@ package final class LogStore: Sendable {
     /// Followers of a parent's children subscribe here.
     package let feed: ChangeFeed
     private let writer: LogWriter
-    private let syncer: WALSyncer
     private let readers: ReaderPool
     private let checkpointer: Checkpointer
     private let rowCount: RowCount
@@ -49,11 +48,9 @@ package final class LogStore: Sendable {
             self.rowCount = rowCount
             self.readers = ReaderPool(connections: readerDBs)
             self.checkpointer = Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
-            // COMMIT writes the WAL; with --sync full the syncer fdatasyncs it before any ack.
-            let syncer = WALSyncer(databasePath: path, flushes: options.sync == .full)
-            self.syncer = syncer
+            // COMMIT writes the WAL; with --sync full the writer fdatasyncs it before any ack.
             self.writer = try LogWriter(
-                db: writerDB, syncer: syncer, pollExternalMillis: options.pollExternalMillis,
+                db: writerDB, syncer: WALSyncer(databasePath: path, flushes: options.sync == .full), pollExternalMillis: options.pollExternalMillis,
                 onCommit: { created in
                     rowCount.value.add(UInt64(created.count), ordering: .relaxed)
                     feed.publish(created)
@@ -155,7 +152,6 @@ package final class LogStore: Sendable {
     package func close() {
         self.writer.stop()
         self.writer.withConnection { _ in }
-        self.syncer.waitUntilIdle()
         self.checkpointer.finish()
         let (commits, appends) = self.writer.groupCommitStatistics
         self.logger.info("store closed", metadata: [

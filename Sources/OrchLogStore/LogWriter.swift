@@ -21,7 +21,7 @@ final class LogWriter: @unchecked Sendable {
     private let pending = BatchingQueue<PendingAppend>()
     private let onCommit: @Sendable ([LogRecord]) -> Void
     private let onExternalRows: @Sendable (UInt64) -> Void
-    /// Flushes committed groups and announces them, while this writer goes on.
+    /// Makes each committed group durable before it is announced.
     private let syncer: WALSyncer
     /// The highest rowid this writer knows of; a higher one it did not write came from another
     /// process sharing the file.
@@ -37,7 +37,7 @@ final class LogWriter: @unchecked Sendable {
     private var committedAppends = 0
 
     /// - Parameters:
-    ///   - syncer: makes each committed group durable, then runs its callbacks (in commit order).
+    ///   - syncer: flushes the WAL after each commit, before its outcomes are announced.
     ///   - onCommit: called with the rows each commit created, in seq order, once they are
     ///     durable and before the completions of that commit.
     ///   - onExternalRows: called before `onCommit` when rows written by another process
@@ -88,14 +88,9 @@ final class LogWriter: @unchecked Sendable {
 
     private func drain() {
         while true {
-            // Waiting for a slot (a flush to finish) lets the appends arriving meanwhile join
-            // this group.
-            self.syncer.reserveSlot()
+            // The appends that arrived during the last commit and its flush form this group.
             let batch = self.pending.takeAll()
-            if batch.isEmpty {
-                self.syncer.releaseSlot()
-                return
-            }
+            if batch.isEmpty { return }
             self.commit(batch)
         }
     }
@@ -106,7 +101,6 @@ final class LogWriter: @unchecked Sendable {
         if self.db.isReadOnly {
             // SQLite shares one read-only WAL index among all of the process's connections to
             // the file, so only a restart on a writable file lets appends in again.
-            self.syncer.releaseSlot()
             let status = RPCStatus.unavailable(
                 "the database file is read-only (file mode or filesystem); appends fail until orchlogd is restarted on a writable file"
             )
@@ -121,7 +115,6 @@ final class LogWriter: @unchecked Sendable {
         } catch {
             try? self.db.execute("ROLLBACK")
             self.siblingOrders.forgetAll()
-            self.syncer.releaseSlot()
             for append in batch { append.completion(.failure(error.status)) }
             return
         }
@@ -168,7 +161,6 @@ final class LogWriter: @unchecked Sendable {
 
         if let aborted {
             self.siblingOrders.forgetAll()
-            self.syncer.releaseSlot()
             for (append, result) in zip(batch, results) {
                 append.completion(result.value != nil ? .failure(aborted) : result)
             }
@@ -186,20 +178,18 @@ final class LogWriter: @unchecked Sendable {
             }
             self.lastSeq = max(self.lastSeq, Int64(created[created.count - 1].seq))
         }
-        let onCommit = self.onCommit, onExternalRows = self.onExternalRows
-        self.syncer.submitOrFlushHere(WALSyncer.Group { [results, externalRows] failure in
-            // Followers hear of new rows before the appenders do, so a reader who saw an OK
-            // never waits on the feed for that row.
-            if externalRows > 0 { onExternalRows(externalRows) }
-            if !created.isEmpty { onCommit(created) }
-            for (append, result) in zip(batch, results) {
-                if let failure, result.value != nil {
-                    append.completion(.failure(failure))
-                } else {
-                    append.completion(result)
-                }
+        let failure = self.syncer.flush()
+        // Followers hear of new rows before the appenders do, so a reader who saw an OK never
+        // waits on the feed for that row.
+        if externalRows > 0 { self.onExternalRows(externalRows) }
+        if !created.isEmpty { self.onCommit(created) }
+        for (append, result) in zip(batch, results) {
+            if let failure, result.value != nil {
+                append.completion(.failure(failure))
+            } else {
+                append.completion(result)
             }
-        })
+        }
     }
 
     /// Notices rows that another process committed while this writer was idle.
@@ -207,8 +197,7 @@ final class LogWriter: @unchecked Sendable {
         guard let highest = try? Self.highestRowID(self.db), highest > self.lastSeq else { return }
         let count = self.countRows(after: self.lastSeq, before: highest + 1)
         self.lastSeq = highest
-        let onExternalRows = self.onExternalRows
-        self.syncer.submit(WALSyncer.Group(holdsSlot: false) { _ in onExternalRows(count) })
+        self.onExternalRows(count)
     }
 
     private func countRows(after: Int64, before: Int64) -> UInt64 {

@@ -5,12 +5,8 @@
 struct SiblingOrderCache {
     /// Parents remembered at most; past it the cache starts over (appends go to few parents at a
     /// time, so this is rarely reached).
-    let capacity: Int
+    private static let capacity = 10_000
     private var highest: [String?: Int64] = [:]
-
-    init(capacity: Int = 10_000) {
-        self.capacity = capacity
-    }
 
     /// The highest order among `parent`'s children (0 when none has one), if known.
     func highest(amongChildrenOf parent: String?) -> Int64? {
@@ -19,7 +15,7 @@ struct SiblingOrderCache {
 
     /// Remembers what the table says is the highest order among `parent`'s children.
     mutating func learn(_ highest: Int64, amongChildrenOf parent: String?) {
-        if self.highest.count >= self.capacity { self.highest.removeAll(keepingCapacity: true) }
+        if self.highest.count >= Self.capacity { self.highest.removeAll(keepingCapacity: true) }
         self.highest[parent] = highest
     }
 

@@ -3,7 +3,7 @@ package struct StoreOptions: Sendable {
     /// When appends are acknowledged (SQLite itself runs `synchronous=NORMAL` either way).
     package enum Sync: String, Sendable, CaseIterable {
         /// After an fdatasync of the WAL that covers them: an acknowledged append survives
-        /// power loss. One flush serves every group committed before it (see `WALSyncer`).
+        /// power loss. One flush serves each group commit (see `WALSyncer`).
         case full
         /// After COMMIT, fsync at checkpoints only: survives a crash of orchlogd, not power loss.
         case normal

@@ -1,6 +1,6 @@
 /// Items handed from any thread to one consumer that takes all of them at once: how the writer
-/// gathers waiting appends into one commit, the `WALSyncer` committed groups into one flush, and an
-/// event loop the tasks handed to it into one turn of its queue.
+/// gathers waiting appends into one commit, and an event loop the tasks handed to it into one turn
+/// of its queue.
 ///
 /// `add` says whether the consumer has to be started; `takeAll` hands over everything queued and,
 /// when there is nothing, marks the consumer stopped, so the next `add` starts it again.
@@ -15,16 +15,6 @@ package final class BatchingQueue<Item: Sendable>: Sendable {
             state.items.append(item)
             defer { state.consuming = true }
             return !state.consuming
-        }
-    }
-
-    /// Makes the caller the consumer if none is running and nothing is queued: it then does the
-    /// consumer's work itself and must call `takeAll` until it returns empty, as a consumer does.
-    package func becomeConsumerIfIdle() -> Bool {
-        self.state.withLock { state in
-            guard !state.consuming && state.items.isEmpty else { return false }
-            state.consuming = true
-            return true
         }
     }
 

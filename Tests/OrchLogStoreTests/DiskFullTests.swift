@@ -1,3 +1,4 @@
+import Foundation
 import OrchLogStore
 import OrchLogTestSupport
 import OrchLogWire
@@ -6,6 +7,19 @@ import Testing
 @Suite("Disk trouble")
 struct DiskFullTests {
     let directory = TemporaryDirectory()
+
+    @Test("an append whose WAL flush cannot be confirmed is answered UNAVAILABLE, never OK")
+    func failedFlush() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        _ = try #require(await store.append(content: "makes the WAL").value)
+        // The WAL vanishes from under SQLite (which writes on through its descriptor): the
+        // commit happens, but its flush cannot be confirmed.
+        try FileManager.default.removeItem(atPath: store.path + "-wal")
+        let id = LogID.generateV7()
+        let result = await store.append(id: id, content: "unconfirmed")
+        #expect(result.status?.code == .unavailable)
+        #expect(result.status?.message.contains("not confirmed durable") == true)
+    }
 
     @Test("a full database: appends fail with UNAVAILABLE and write nothing, reads go on, appends resume once there is room")
     func fullDatabase() async throws {
