@@ -29,6 +29,8 @@ let package = Package(
         ),
         // Linux's epoll and eventfd headers, which the Glibc module leaves out.
         .systemLibrary(name: "CEpoll"),
+        // A VFS for the writer's connection that writes each commit's WAL frames in one call.
+        .target(name: "CSQLiteWALBuffer", dependencies: ["CSQLite"]),
         // Frames, status codes, ids and the generated protobuf messages.
         .target(
             name: "OrchLogWire",
@@ -44,7 +46,7 @@ let package = Package(
         // SQLite: the verbatim table, validation, group commit, readers, change feed.
         .target(
             name: "OrchLogStore",
-            dependencies: ["CSQLite", "OrchLogWire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "CSQLiteWALBuffer", "OrchLogWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Calls, deadlines, credit, drain, and the six RPC handlers.

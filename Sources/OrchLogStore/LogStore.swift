@@ -70,11 +70,12 @@ package final class LogStore: Sendable {
         }
     }
 
-    /// The writer's connection: WAL journal, `synchronous=NORMAL` (the `WALSyncer` flushes),
-    /// foreign keys on, no automatic checkpoints (the `Checkpointer` runs them). SQLite opens a
-    /// file it cannot write read-only; `Database.isReadOnly` tells.
+    /// The writer's connection: WAL journal written through `WALWriteBuffer`'s VFS,
+    /// `synchronous=NORMAL` (the `WALSyncer` flushes), foreign keys on, no automatic checkpoints
+    /// (the `Checkpointer` runs them). SQLite opens a file it cannot write read-only;
+    /// `Database.isReadOnly` tells.
     private static func openWriterConnection(path: String, options: StoreOptions) throws -> Database {
-        let db = try Database(path: path, create: true)
+        let db = try Database(path: path, create: true, vfs: WALWriteBuffer.vfsName)
         guard try db.scalarText("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
             throw StoreError(
                 db.isReadOnly

@@ -19,13 +19,14 @@ package final class Database {
     /// Holds each `SQL` too, so that its identity cannot be reused by another object.
     private var prepared: [ObjectIdentifier: (sql: SQL, statement: Statement)] = [:]
 
-    /// Opens (and with `create`, creates) the database at `path`.
-    package init(path: String, readOnly: Bool = false, create: Bool = false) throws(SQLiteError) {
+    /// Opens (and with `create`, creates) the database at `path`, through the VFS named `vfs`
+    /// (nil: SQLite's default).
+    package init(path: String, readOnly: Bool = false, create: Bool = false, vfs: String? = nil) throws(SQLiteError) {
         var flags = SQLITE_OPEN_NOMUTEX
         flags |= readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
         var handle: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        let rc = sqlite3_open_v2(path, &handle, flags, vfs)
         guard rc == SQLITE_OK, let handle else {
             let error = SQLiteError(code: rc, db: handle)
             sqlite3_close_v2(handle)
