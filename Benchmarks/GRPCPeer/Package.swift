@@ -27,7 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // The next three are symlinks to the main package's target directories (the store is
+        // The next four are symlinks to the main package's target directories (the store is
         // `package`-visible only, so it cannot be imported as a product); declared exactly as
         // /work/main/Package.swift declares them.
         .systemLibrary(
@@ -40,9 +40,10 @@ let package = Package(
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSQLiteWALBuffer", dependencies: ["CSQLite"]),
         .target(
             name: "OrchLogStore",
-            dependencies: ["CSQLite", "OrchLogWire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSQLite", "CSQLiteWALBuffer", "OrchLogWire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Method descriptors and codecs shared by the server and the load generator.
