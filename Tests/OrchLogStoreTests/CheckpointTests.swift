@@ -1,4 +1,3 @@
-import Foundation
 import OrchLogStore
 import OrchLogTestSupport
 import OrchLogWire
@@ -14,10 +13,6 @@ struct CheckpointTests {
         options.sync = .normal
         options.checkpointPages = pages
         return try LogStore.temporary(in: self.directory, options: options)
-    }
-
-    private func fileSize(_ path: String) -> Int {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
     }
 
     /// `tasks` appenders, each appending `count` entries one after another, all at once: the
@@ -36,16 +31,15 @@ struct CheckpointTests {
     @Test("past the threshold, WAL frames are copied into the database file")
     func copiesIntoTheDatabase() async throws {
         let store = try self.store(checkpointPages: 16)
-        let path = self.directory.file("test.db")
-        let before = self.fileSize(path)
+        let before = self.directory.fileSize("test.db")
         await self.appendWithoutPause(store, tasks: 4, count: 100)
         #expect(store.entryCount == 400)
         // 400 rows of 600 bytes need well over 50 pages; only a checkpoint puts them in the file.
         let deadline = ContinuousClock.now + .seconds(10)
-        while self.fileSize(path) < before + 50 * 4096, ContinuousClock.now < deadline {
+        while self.directory.fileSize("test.db") < before + 50 * 4096, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(self.fileSize(path) >= before + 50 * 4096)
+        #expect(self.directory.fileSize("test.db") >= before + 50 * 4096)
     }
 
     @Test("under appends that never pause, the WAL starts over instead of growing")
@@ -59,7 +53,7 @@ struct CheckpointTests {
         // WAL that is never started over holds them all (it did here before the writer copied
         // the rest); started over, it held 250-900.
         let frameBytes = 4096 + 24
-        let walFrames = self.fileSize(self.directory.file("test.db-wal")) / frameBytes
+        let walFrames = self.directory.fileSize("test.db-wal") / frameBytes
         #expect(walFrames <= 16 * Int(pages), "the WAL grew to \(walFrames) frames")
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import OrchLogStore
 import OrchLogTestSupport
 import Testing
@@ -27,8 +26,7 @@ struct WALWriteBufferTests {
             #expect(try reader.scalarText("PRAGMA quick_check") == "ok")
         }
         // Everything that was written is in the file: 40 rows of 3 KB are at least 30 pages.
-        let walBytes = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
-        #expect(walBytes >= 32 + 30 * (4096 + 24))
+        #expect(self.directory.fileSize("buffered.db-wal") >= 32 + 30 * (4096 + 24))
     }
 
     @Test("a transaction larger than the buffer is written whole")

@@ -14,5 +14,10 @@ public final class TemporaryDirectory: Sendable {
     /// A path for `name` inside the directory.
     public func file(_ name: String) -> String { "\(self.path)/\(name)" }
 
+    /// The size in bytes of `name` inside the directory; 0 if it does not exist.
+    public func fileSize(_ name: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: self.file(name)))?[.size] as? Int) ?? 0
+    }
+
     deinit { try? FileManager.default.removeItem(atPath: self.path) }
 }
