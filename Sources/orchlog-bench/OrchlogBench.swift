@@ -31,8 +31,11 @@ struct OrchlogBench: ParsableCommand {
     @Option(help: "orchlogd's --sync for the servers the bench starts, and the SQLite baselines' synchronous.")
     var sync: String = "full"
 
-    @Option(help: "Load-generator threads for multi-connection scenarios.")
-    var clientThreads: Int = 1
+    @Option(help: """
+        Load-generator threads for multi-connection scenarios (default: one per core). The redis \
+        baseline runs redis-benchmark with one thread and with this many, and counts the faster.
+        """)
+    var clientThreads: Int = min(64, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     @Flag(help: "Also run the grpc-swift 2 peer (Benchmarks/GRPCPeer, built with swift build -c release) in the same run.")
     var peer = false
@@ -56,12 +59,13 @@ struct OrchlogBench: ParsableCommand {
     func run() throws {
         let report = Report(mode: self.smoke ? "smoke" : "full")
         report.machine = MachineInfo.describe()
+        report.machine["clientThreads"] = "\(self.clientThreads)"
         let bench = Bench(
             sizes: self.smoke ? .smoke : .full, report: report, sync: self.sync, clientThreads: self.clientThreads,
             externalPort: self.server.flatMap { $0.split(separator: ":").last.flatMap { UInt16($0) } },
             redisDir: self.redisDir, peerBin: self.peer ? self.peerBin : nil
         )
-        print("orchlog-bench (\(report.mode)) on \(report.machine["cpu"] ?? "?"), \(report.machine["cores"] ?? "?") cores")
+        print("orchlog-bench (\(report.mode)) on \(report.machine["cpu"] ?? "?"), \(report.machine["cores"] ?? "?") cores, \(self.clientThreads) load threads")
         for scenario in Scenario.allCases where self.scenarios.contains(scenario) {
             print("\n== \(scenario.rawValue)")
             do {

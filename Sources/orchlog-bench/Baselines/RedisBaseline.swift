@@ -25,8 +25,15 @@ struct RedisBaseline {
         var p99Micros: Double?
     }
 
-    /// Starts redis-server, runs `redis-benchmark -t get -c clients [-P pipeline]`, stops it.
-    func run(clients: Int, pipeline: Int, requests: Int) throws -> Figure {
+    /// The report's key for a run with 50 clients; one thread keeps the key it had before
+    /// redis-benchmark ran with more.
+    static func key(pipeline: Int, threads: Int) -> String {
+        "rpc-ceiling/redis/get/50c-\(pipeline)p" + (threads > 1 ? "-\(threads)t" : "")
+    }
+
+    /// Starts redis-server, runs `redis-benchmark -t get -c clients [-P pipeline] [--threads
+    /// threads]`, stops it.
+    func run(clients: Int, pipeline: Int, threads: Int, requests: Int) throws -> Figure {
         let port = try Self.freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: self.serverPath)
@@ -44,6 +51,7 @@ struct RedisBaseline {
 
         var arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", "get", "-c", "\(clients)", "-n", "\(requests)", "--csv"]
         if pipeline > 1 { arguments += ["-P", "\(pipeline)"] }
+        if threads > 1 { arguments += ["--threads", "\(threads)"] }
         let output = try Self.capture(self.benchmarkPath, arguments)
         // CSV: a header ("test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms",…) then "GET",…
         let rows = output.split(separator: "\n").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" \r")) } }
