@@ -67,7 +67,7 @@ extension LogRecord {
     /// writes for `LogEntryMessage(record)` (fields in number order, NULL columns absent), without
     /// building the message. Streams send these bytes as they are.
     package var entryBytes: [UInt8] {
-        WireFormat.encode(capacity: self.entryByteCount, self.appendEntry(to:))
+        WireFormat.encode(capacity: self.entryByteCount) { self.appendEntry(to: &$0) }
     }
 
     /// How many bytes `appendEntry` writes.
@@ -116,7 +116,7 @@ extension AppendOutcome {
     /// The outcome as an `AppendLogResponse { entry, created }` in wire form, byte for byte what
     /// SwiftProtobuf writes for that message.
     package var responseBytes: [UInt8] {
-        WireFormat.encode(capacity: self.responseByteCount, self.appendResponse(to:))
+        WireFormat.encode(capacity: self.responseByteCount) { self.appendResponse(to: &$0) }
     }
 
     /// How many bytes `appendResponse` writes.

@@ -7,13 +7,15 @@ import Darwin
 /// Entry ids: UUIDs in canonical lowercase text (8-4-4-4-12), as stored in the table.
 package enum LogID {
     /// The canonical lowercase form of `text` if it is a UUID in 8-4-4-4-12 hex form (any case),
-    /// else `nil`.
+    /// else `nil`. Text that is already canonical (every id this project's clients generate) is
+    /// returned as it is, without a copy.
     package static func canonical(_ text: String) -> String? {
-        var utf8 = Array(text.utf8)
-        guard utf8.count == 36 else { return nil }
-        for i in 0..<36 {
-            let c = utf8[i]
-            switch i {
+        var hasUppercase = false
+        var count = 0
+        for c in text.utf8 {
+            switch count {
+            case 36:
+                return nil
             case 8, 13, 18, 23:
                 guard c == UInt8(ascii: "-") else { return nil }
             default:
@@ -21,13 +23,16 @@ package enum LogID {
                 case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"):
                     break
                 case UInt8(ascii: "A")...UInt8(ascii: "F"):
-                    utf8[i] = c + 32
+                    hasUppercase = true
                 default:
                     return nil
                 }
             }
+            count += 1
         }
-        return String(decoding: utf8, as: UTF8.self)
+        guard count == 36 else { return nil }
+        guard hasUppercase else { return text }
+        return String(decoding: text.utf8.map { c in (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(c) ? c + 32 : c }, as: UTF8.self)
     }
 
     /// A new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter that keeps ids

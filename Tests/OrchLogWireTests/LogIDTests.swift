@@ -7,6 +7,7 @@ struct LogIDTests {
     func canonical() {
         #expect(LogID.canonical("0190F3A2-7C4B-7D2E-8F00-0123456789AB") == "0190f3a2-7c4b-7d2e-8f00-0123456789ab")
         #expect(LogID.canonical("00000000-0000-0000-0000-000000000000") == "00000000-0000-0000-0000-000000000000")
+        #expect(LogID.canonical("0190f3a2-7C4B-7d2e-8f00-0123456789aB") == "0190f3a2-7c4b-7d2e-8f00-0123456789ab")
     }
 
     @Test("malformed ids are rejected", arguments: [
