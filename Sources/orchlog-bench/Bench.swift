@@ -14,6 +14,10 @@ final class Bench {
     let scratch = TemporaryDirectory()
     private var serverCount = 0
 
+    /// redis-benchmark's thread counts: its default single thread (the command) and as
+    /// many as this bench's load generator; the Health target counts the faster run.
+    var redisThreadCounts: [Int] { Set([1, self.clientThreads]).sorted() }
+
     init(
         sizes: Sizes, report: Report, sync: String, clientThreads: Int, externalPort: UInt16?, redisDir: String,
         peerBin: String?

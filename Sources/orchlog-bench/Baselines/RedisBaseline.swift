@@ -25,8 +25,8 @@ struct RedisBaseline {
         var p99Micros: Double?
     }
 
-    /// The report's key for a run with 50 clients; one thread keeps the key it had before
-    /// redis-benchmark ran with more.
+    /// The report's key for a run with 50 clients; a single-thread run has no thread suffix,
+    /// so it compares with reports from before redis-benchmark ran with more.
     static func key(pipeline: Int, threads: Int) -> String {
         "rpc-ceiling/redis/get/50c-\(pipeline)p" + (threads > 1 ? "-\(threads)t" : "")
     }

@@ -52,11 +52,8 @@ extension Bench {
             self.report.skip("redis baseline: redis-server/redis-benchmark not in \(self.redisDir) (apt-get install redis-server)")
             return
         }
-        // redis-benchmark at its default single thread (the command) and with as many
-        // threads as this bench's load generator: the target counts the faster of the two.
-        let threadCounts = Set([1, self.clientThreads]).sorted()
         for pipeline in [1, 16] {
-            for threads in threadCounts {
+            for threads in self.redisThreadCounts {
                 let figure = try redis.run(
                     clients: 50, pipeline: pipeline, threads: threads,
                     requests: self.sizes.redisRequests * (pipeline == 1 ? 1 : 4)
