@@ -1,7 +1,7 @@
 import CSQLite
 import Dispatch
 import Logging
-import Synchronization
+import OrchLogWire
 
 /// Copies the WAL into the database file in the background, and keeps the WAL from growing
 /// without bound while appends never stop.
@@ -39,7 +39,7 @@ final class Checkpointer: @unchecked Sendable {
     private let db: Database
     private let queue = DispatchQueue(label: "orchlog.store.checkpoint")
     private let thresholdPages: Int32
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let logger: Logger
 
     init(db: Database, thresholdPages: Int32, logger: Logger) throws {
