@@ -30,7 +30,7 @@ protocol ReadinessHandler: AnyObject {
 ///
 /// Sockets, and the state of everything that lives on the loop, are used on `queue` only.
 // @unchecked: every mutable property is confined to `queue`.
-package final class EventLoop: @unchecked Sendable {
+package final class EventLoop: Wakeable, @unchecked Sendable {
     /// The serial queue that owns the loop's sockets and everything attached to them.
     package let queue: DispatchQueue
     private let readiness: ReadinessSet
@@ -81,11 +81,20 @@ package final class EventLoop: @unchecked Sendable {
         self.wakeup.signal()
     }
 
+    /// Wakes the loop's thread to run the tasks handed over.
+    package func wake() {
+        self.wakeup.signal()
+    }
+
     /// Runs `task` on the loop's queue, in one turn with whatever else was handed over meanwhile.
     package func execute(_ task: @escaping @Sendable () -> Void) {
-        if self.mailbox.add(task) {
-            self.wakeup.signal()
-        }
+        if self.handOver(task) { self.wake() }
+    }
+
+    /// Queues `task` like `execute`, but leaves the wake-up to the caller: `true` when the loop
+    /// must be woken (`wake()`) for it to run, which the caller may do after handing over more.
+    package func handOver(_ task: @escaping @Sendable () -> Void) -> Bool {
+        self.mailbox.add(task)
     }
 
     // MARK: - Sockets (on `queue`)

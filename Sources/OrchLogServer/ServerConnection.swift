@@ -226,10 +226,16 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         self.connection.send { FrameEncoder.encodeMessage(callID: id, payload: payload, into: &$0) }
     }
 
-    /// Completes a unary call from another queue (a store completion): hops onto this one, in
-    /// one turn with the other replies of the same commit on this loop.
+    /// Completes a unary call from another queue (a reader's completion): hops onto this one.
     func reply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) {
         self.loop.execute { self.respond(call, result) }
+    }
+
+    /// Hands the completion of a unary call to this connection's loop without waking it: the
+    /// loop to wake once the caller has handed over the rest of its burst (an append's reply, in
+    /// one turn with the other replies of the same commit on this loop), or nil.
+    func handOverReply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) -> (any Wakeable)? {
+        self.loop.handOver { self.respond(call, result) } ? self.loop : nil
     }
 
     /// Completes a unary call on this connection's queue: its one encoded message then OK, or

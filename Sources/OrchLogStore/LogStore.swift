@@ -117,9 +117,11 @@ package final class LogStore: Sendable {
     package var entryCount: UInt64 { self.rowCount.value.load(ordering: .relaxed) }
 
     /// Appends validated entries atomically (all or none). `completion` runs once the group
-    /// commit that holds them has committed (or failed), on the writer's queue.
+    /// commit that holds them has committed (or failed), on the writer's queue. It may hand its
+    /// outcome to a consumer without waking it and return that consumer: the writer wakes each
+    /// one once, after the last completion of the group.
     package func append(
-        _ entries: [NewEntry], completion: @escaping @Sendable (Result<[AppendOutcome], RPCStatus>) -> Void
+        _ entries: [NewEntry], completion: @escaping @Sendable (Result<[AppendOutcome], RPCStatus>) -> (any Wakeable)?
     ) {
         self.writer.submit(PendingAppend(entries: entries, completion: completion))
     }

@@ -5,7 +5,8 @@ import OrchLogWire
 /// to send the outcome once the transaction that holds it has committed.
 struct PendingAppend: Sendable {
     var entries: [NewEntry]
-    var completion: @Sendable (Result<[AppendOutcome], RPCStatus>) -> Void
+    /// Returns what to wake once the group's outcomes are all handed over (`LogStore.append`).
+    var completion: @Sendable (Result<[AppendOutcome], RPCStatus>) -> (any Wakeable)?
 }
 
 /// The single writer connection, with group commit.
@@ -104,7 +105,7 @@ final class LogWriter: @unchecked Sendable {
             let status = RPCStatus.unavailable(
                 "the database file is read-only (file mode or filesystem); appends fail until orchlogd is restarted on a writable file"
             )
-            for append in batch { append.completion(.failure(status)) }
+            Self.complete(batch.lazy.map { ($0, .failure(status)) })
             return
         }
         var results: [Result<[AppendOutcome], RPCStatus>] = []
@@ -115,7 +116,7 @@ final class LogWriter: @unchecked Sendable {
         } catch {
             try? self.db.execute("ROLLBACK")
             self.siblingOrders.forgetAll()
-            for append in batch { append.completion(.failure(error.status)) }
+            Self.complete(batch.lazy.map { ($0, .failure(error.status)) })
             return
         }
         var aborted: RPCStatus?
@@ -161,9 +162,7 @@ final class LogWriter: @unchecked Sendable {
 
         if let aborted {
             self.siblingOrders.forgetAll()
-            for (append, result) in zip(batch, results) {
-                append.completion(result.value != nil ? .failure(aborted) : result)
-            }
+            Self.complete(zip(batch, results).lazy.map { ($0, $1.value != nil ? .failure(aborted) : $1) })
             return
         }
         let created = results.flatMap { result in
@@ -183,13 +182,19 @@ final class LogWriter: @unchecked Sendable {
         // waits on the feed for that row.
         if externalRows > 0 { self.onExternalRows(externalRows) }
         if !created.isEmpty { self.onCommit(created) }
-        for (append, result) in zip(batch, results) {
-            if let failure, result.value != nil {
-                append.completion(.failure(failure))
-            } else {
-                append.completion(result)
-            }
-        }
+        Self.complete(zip(batch, results).lazy.map { append, result in
+            if let failure, result.value != nil { (append, .failure(failure)) } else { (append, result) }
+        })
+    }
+
+    /// Hands each append its outcome, then wakes what the completions handed them to, once
+    /// each: one wake-up per event loop for a whole group of replies.
+    private static func complete(
+        _ outcomes: some Sequence<(PendingAppend, Result<[AppendOutcome], RPCStatus>)>
+    ) {
+        var wakeups = PendingWakeups()
+        for (append, result) in outcomes { wakeups.add(append.completion(result)) }
+        wakeups.wakeAll()
     }
 
     /// Notices rows that another process committed while this writer was idle.

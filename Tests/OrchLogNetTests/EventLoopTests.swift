@@ -96,6 +96,28 @@ struct EventLoopTests {
 }
 
 extension EventLoopTests {
+    @Test("tasks handed over run once the loop is woken, in one turn; only the first hand-off asks for the wake-up")
+    func handOverWaitsForWake() throws {
+        let loop = try EventLoop(label: "test.loop")
+        let ran = Locked<[Int]>([])
+        let allRan = DispatchSemaphore(value: 0)
+        var mustWake: [Bool] = []
+        for index in 0..<5 {
+            mustWake.append(loop.handOver {
+                dispatchPrecondition(condition: .onQueue(loop.queue))
+                ran.withLock { $0.append(index) }
+                if index == 4 { allRan.signal() }
+            })
+        }
+        #expect(mustWake == [true, false, false, false, false])
+        // Nothing else wakes an idle loop: the tasks wait for `wake`.
+        #expect(allRan.wait(timeout: .now() + .milliseconds(100)) == .timedOut)
+        #expect(ran.withLock { $0 }.isEmpty)
+        loop.wake()
+        #expect(allRan.wait(timeout: .now() + .seconds(10)) == .success)
+        #expect(ran.withLock { $0 } == [0, 1, 2, 3, 4])
+    }
+
     @Test("connect completes on the loop's queue: a listener yields a connected socket, a closed port ECONNREFUSED")
     func connectOnTheLoop() throws {
         let loop = try EventLoop(label: "test.loop")

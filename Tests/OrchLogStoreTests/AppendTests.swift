@@ -1,3 +1,4 @@
+import Dispatch
 import OrchLogStore
 import OrchLogTestSupport
 import OrchLogWire
@@ -115,6 +116,38 @@ struct AppendTests {
         #expect(outcomes[1].record.seq == outcomes[0].record.seq + 1)
     }
 
+    @Test("a group's completions are all handed over before what they return is woken, once each")
+    func wakeupsAfterTheWholeGroup() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let events = Locked<[String]>([])
+        let targets = [RecordingWakeable("a", events), RecordingWakeable("b", events)]
+        let entry = {
+            try NewEntry.validate(
+                id: nil, category: nil, parentID: nil, content: "c", siblingOrder: nil, elaboration: nil,
+                fieldPath: "entry", maxContentBytes: 1_000
+            )
+        }
+        // The first append's completion holds the writer until the others are queued, so that
+        // they form the next group, all ten.
+        let release = DispatchSemaphore(value: 0)
+        store.append([try entry()]) { _ in
+            release.wait()
+            return nil
+        }
+        for index in 0..<10 {
+            store.append([try entry()]) { result in
+                events.withLock { $0.append(result.value != nil ? "done \(index)" : "failed \(index)") }
+                return targets[index % 2]
+            }
+        }
+        release.signal()
+        _ = store.pageCount()  // runs on the writer's queue, after the group and its wake-ups
+        let log = events.withLock { $0 }
+        #expect(log.count == 12)
+        #expect(Set(log.prefix(10)) == Set((0..<10).map { "done \($0)" }))
+        #expect(log.suffix(2).sorted() == ["wake a", "wake b"])
+    }
+
     @Test("concurrent appends are grouped, one bad append fails alone, every good one lands once")
     func groupCommitIsolation() async throws {
         let store = try LogStore.temporary(in: self.directory)
@@ -134,5 +167,20 @@ struct AppendTests {
         #expect(Set(ok.map(\.record.seq)).count == 360)
         #expect(try await store.readNow { try $0.count() } == 360)
         #expect(store.entryCount == 360)
+    }
+}
+
+/// Notes each wake-up in a shared log.
+private final class RecordingWakeable: Wakeable {
+    let name: String
+    let events: Locked<[String]>
+
+    init(_ name: String, _ events: Locked<[String]>) {
+        self.name = name
+        self.events = events
+    }
+
+    func wake() {
+        self.events.withLock { $0.append("wake \(self.name)") }
     }
 }

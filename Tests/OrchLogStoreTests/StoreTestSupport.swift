@@ -12,7 +12,10 @@ extension LogStore {
 
     func append(_ entries: [NewEntry]) async -> Result<[AppendOutcome], RPCStatus> {
         await withCheckedContinuation { continuation in
-            self.append(entries) { continuation.resume(returning: $0) }
+            self.append(entries) {
+                continuation.resume(returning: $0)
+                return nil
+            }
         }
     }
 
