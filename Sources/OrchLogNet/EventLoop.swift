@@ -24,9 +24,11 @@ protocol ReadinessHandler: AnyObject {
 /// run by the same waiting thread: the first task handed over writes the loop's eventfd, and the
 /// tasks handed over until the thread takes them run together in one turn. (Run with
 /// `queue.async`, they woke a Dispatch worker as well: a second thread serving the loop, which
-/// then contended with the waiting thread for the queue.) Timers and `queue.async` blocks are
-/// Dispatch's as usual. Output that a turn produces is written once at its end, one write per
-/// connection.
+/// then contended with the waiting thread for the queue.) A thread that hands over a burst (the
+/// store's writer with a commit's replies) uses `handOver` and wakes the loop once at its end
+/// with `wake`, so that the loop does not start on the first task and compete with the sender
+/// for the rest. Timers and `queue.async` blocks are Dispatch's as usual. Output that a turn
+/// produces is written once at its end, one write per connection.
 ///
 /// Sockets, and the state of everything that lives on the loop, are used on `queue` only.
 // @unchecked: every mutable property is confined to `queue`.
