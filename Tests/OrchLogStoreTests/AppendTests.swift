@@ -128,12 +128,16 @@ struct AppendTests {
             )
         }
         // The first append's completion holds the writer until the others are queued, so that
-        // they form the next group, all ten.
+        // they form the next group, all ten; they are queued only once it holds it, so that none
+        // joins the first append's group.
+        let holding = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         store.append([try entry()]) { _ in
+            holding.signal()
             release.wait()
             return nil
         }
+        try #require(holding.wait(timeout: .now() + .seconds(30)) == .success)
         for index in 0..<10 {
             store.append([try entry()]) { result in
                 events.withLock { $0.append(result.value != nil ? "done \(index)" : "failed \(index)") }
