@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite of orchlog, installing what a fresh machine lacks first:
+#   0. A source check: no Synchronization.Mutex, which ThreadSanitizer cannot see (use Locked)
 #   1. Swift: wire, store, server (end to end, and orchlogd as a process), client and CLI;
 #      then all of it again under ThreadSanitizer and under AddressSanitizer
 #   2. C client: unit and live-server tests, normal and under ASan/UBSan

@@ -228,7 +228,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
 
     /// Completes a unary call from another queue (a reader's completion): hops onto this one.
     func reply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) {
-        self.loop.execute { self.respond(call, result) }
+        self.handOverReply(call, result)?.wake()
     }
 
     /// Hands the completion of a unary call to this connection's loop without waking it: the
