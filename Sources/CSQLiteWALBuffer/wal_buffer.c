@@ -5,11 +5,22 @@
 // connections (the WAL index) only after its last frame is written, so they never read a frame
 // that is still buffered. Any other use of the WAL file (read, sync, size, truncate, close, file
 // control) writes the buffer out first. Every other file passes straight through.
+//
+// The writer also makes its commits durable here (`orchlog_wal_buffer_sync`): through SQLite's
+// own descriptor of the WAL, so there is no second descriptor to keep in step, and with a check
+// of the WAL's path that asks the kernel for the inode only. Any stat that asks for timestamps
+// makes the next write of a file on a multigrain-timestamp filesystem (ext4 since Linux 6.13)
+// take a fine-grained mtime, which dirties the inode at every commit, and an fdatasync then
+// writes the inode too: one more disk write and wait per flush.
+#define _GNU_SOURCE  // statx
 #include "CSQLiteWALBuffer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *const orchlog_wal_buffer_vfs_name = "orchlog-wal-buffer";
 
@@ -29,6 +40,12 @@ typedef struct BufferedFile {
     int length;
     // The last write was the header of a commit frame: its page ends the commit.
     int commitPageNext;
+    // WAL files only: the name SQLite opened (valid until xClose), and the inode it named then
+    // (`identified` is 0 if that could not be read).
+    const char *path;
+    int identified;
+    unsigned int deviceMajor, deviceMinor;
+    unsigned long long inode;
 } BufferedFile;
 
 static sqlite3_vfs *default_vfs;
@@ -184,6 +201,14 @@ static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, in
             file->real->pMethods->xClose(file->real);
             return SQLITE_NOMEM;
         }
+        file->path = name;
+        struct statx now;
+        if (name && statx(AT_FDCWD, name, 0, STATX_INO, &now) == 0) {
+            file->identified = 1;
+            file->deviceMajor = now.stx_dev_major;
+            file->deviceMinor = now.stx_dev_minor;
+            file->inode = now.stx_ino;
+        }
     }
     int version = file->real->pMethods->iVersion;
     file->base.pMethods = &methods[version < 1 ? 1 : version > 3 ? 3 : version];
@@ -248,6 +273,38 @@ static int vfs_get_last_error(sqlite3_vfs *v, int n, char *out) {
 static int vfs_current_time_int64(sqlite3_vfs *v, sqlite3_int64 *now) {
     (void)v;
     return default_vfs->xCurrentTimeInt64(default_vfs, now);
+}
+
+static int is_buffered_wal(sqlite3_file *f) {
+    return f && f->pMethods >= &methods[1] && f->pMethods <= &methods[3] && ((BufferedFile *)f)->pending;
+}
+
+OrchlogWALSync orchlog_wal_buffer_sync(sqlite3 *db, int *sysErrno) {
+    *sysErrno = 0;
+    sqlite3_file *f = NULL;
+    // The WAL's file once the connection has one open, else its (closed) rollback journal.
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) != SQLITE_OK || !is_buffered_wal(f)) {
+        return ORCHLOG_WAL_SYNC_NO_WAL;
+    }
+    BufferedFile *file = (BufferedFile *)f;
+    // The default VFS's sync: fdatasync, and once after the WAL was created, its directory.
+    if (fs_sync(f, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY) != SQLITE_OK) {
+        if (file->real->pMethods->xFileControl(file->real, SQLITE_FCNTL_LAST_ERRNO, sysErrno) != SQLITE_OK) {
+            *sysErrno = 0;
+        }
+        return ORCHLOG_WAL_SYNC_FAILED;
+    }
+    // What was synced must still be the file its path names: a WAL removed or replaced under
+    // SQLite is not read back after a restart.
+    struct statx now;
+    if (!file->identified || statx(AT_FDCWD, file->path, 0, STATX_INO, &now) != 0) {
+        *sysErrno = file->identified ? errno : 0;
+        return ORCHLOG_WAL_SYNC_MOVED;
+    }
+    if (now.stx_ino != file->inode || now.stx_dev_major != file->deviceMajor || now.stx_dev_minor != file->deviceMinor) {
+        return ORCHLOG_WAL_SYNC_MOVED;
+    }
+    return ORCHLOG_WAL_SYNC_OK;
 }
 
 static int register_result = SQLITE_ERROR;

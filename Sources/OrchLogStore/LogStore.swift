@@ -50,7 +50,7 @@ package final class LogStore: Sendable {
             self.checkpointer = try Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
             // COMMIT writes the WAL; with --sync full the writer fdatasyncs it before any ack.
             self.writer = try LogWriter(
-                db: writerDB, syncer: WALSyncer(databasePath: path, flushes: options.sync == .full), pollExternalMillis: options.pollExternalMillis,
+                db: writerDB, syncer: WALSyncer(db: writerDB, flushes: options.sync == .full), pollExternalMillis: options.pollExternalMillis,
                 onCommit: { created in
                     rowCount.value.add(UInt64(created.count), ordering: .relaxed)
                     feed.publish(created)
@@ -75,7 +75,10 @@ package final class LogStore: Sendable {
     /// (the `Checkpointer` runs them). SQLite opens a file it cannot write read-only;
     /// `Database.isReadOnly` tells.
     private static func openWriterConnection(path: String, options: StoreOptions) throws -> Database {
-        let db = try Database(path: path, create: true, vfs: WALWriteBuffer.vfsName)
+        guard let vfs = WALWriteBuffer.vfsName else {
+            throw StoreError("cannot open database \(path): SQLite did not accept orchlog's WAL VFS")
+        }
+        let db = try Database(path: path, create: true, vfs: vfs)
         guard try db.scalarText("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
             throw StoreError(
                 db.isReadOnly

@@ -1,3 +1,4 @@
+import CSQLiteWALBuffer
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,9 @@ import OrchLogWire
 /// any append of the group is acknowledged or published to followers. Appends arriving meanwhile
 /// gather into the next group. (Until the ninth stop a thread of its own flushed while the writer
 /// committed the next group; waking it for every group cost more than the overlap gained:
-/// docs/PERFORMANCE.md.)
+/// docs/PERFORMANCE.md.) The flush goes through the writer's VFS (`CSQLiteWALBuffer`), on
+/// SQLite's own descriptor of the WAL, which also makes a newly created WAL's directory entry
+/// durable, and then checks that the WAL's path still names the file it flushed.
 ///
 /// What differs from SQLite's own `synchronous=FULL`: reads on other connections (GetLog,
 /// GetTree, a stream's database pages) may see a committed row up to one flush before it is
@@ -20,48 +23,38 @@ import OrchLogWire
 ///
 /// Not thread-safe: used only on the writer's queue.
 package final class WALSyncer {
-    private let walPath: String
+    private let db: Database
     private let flushes: Bool
-    private var walDescriptor: Int32 = -1
-    private var walIdentity: (device: UInt64, inode: UInt64)?
 
     /// - Parameters:
-    ///   - databasePath: the database; its WAL is `databasePath-wal`.
-    ///   - flushes: whether `flush` does an fdatasync (`--sync full`) or nothing.
-    package init(databasePath: String, flushes: Bool) {
-        self.walPath = databasePath + "-wal"
+    ///   - db: the writer's connection, opened through `WALWriteBuffer.vfsName`.
+    ///   - flushes: whether `flush` makes the WAL durable (`--sync full`) or does nothing.
+    package init(db: Database, flushes: Bool) {
+        self.db = db
         self.flushes = flushes
     }
 
-    deinit {
-        if self.walDescriptor >= 0 { close(self.walDescriptor) }
-    }
-
-    /// fdatasync of the WAL file: everything SQLite wrote to it before this call is durable after.
+    /// Everything the connection wrote to its WAL before this call is durable after it.
     /// Nil when it is (or with `--sync normal`, at once); the status to answer with when not.
     package func flush() -> RPCStatus? {
         guard self.flushes else { return nil }
-        guard let fd = self.openWAL() else {
-            return .unavailable("committed but not confirmed durable: cannot open \(self.walPath) (errno \(errno))")
+        var systemError: Int32 = 0
+        let outcome = orchlog_wal_buffer_sync(self.db.handle, &systemError)
+        let reason: String
+        switch outcome {
+        case ORCHLOG_WAL_SYNC_OK:
+            return nil
+        case ORCHLOG_WAL_SYNC_NO_WAL:
+            reason = "the writer has no WAL open"
+        case ORCHLOG_WAL_SYNC_FAILED:
+            reason = "fdatasync of the WAL failed (\(Self.describe(systemError)))"
+        default:
+            reason = "the WAL file was removed or replaced (\(Self.describe(systemError)))"
         }
-        while fdatasync(fd) != 0 {
-            if errno == EINTR { continue }
-            return .unavailable("committed but not confirmed durable: fdatasync of the WAL failed (errno \(errno)); a retry with the same id is safe")
-        }
-        return nil
+        return .unavailable("committed but not confirmed durable: \(reason); a retry with the same id is safe")
     }
 
-    /// The WAL's descriptor, reopened if SQLite replaced the file since (a new inode).
-    private func openWAL() -> Int32? {
-        var info = stat()
-        guard stat(self.walPath, &info) == 0 else { return nil }
-        let identity = (device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        if self.walDescriptor >= 0, let known = self.walIdentity, known == identity {
-            return self.walDescriptor
-        }
-        if self.walDescriptor >= 0 { close(self.walDescriptor) }
-        self.walDescriptor = open(self.walPath, O_RDWR | O_CLOEXEC)
-        self.walIdentity = self.walDescriptor >= 0 ? identity : nil
-        return self.walDescriptor >= 0 ? self.walDescriptor : nil
+    private static func describe(_ systemError: Int32) -> String {
+        systemError == 0 ? "no system error" : "errno \(systemError): \(String(cString: strerror(systemError)))"
     }
 }

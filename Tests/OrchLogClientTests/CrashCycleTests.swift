@@ -58,9 +58,17 @@ struct CrashCycleTests {
         }
 
         var ackedPerCycle: [Int] = []
+        var firstAckWaits: [Duration] = []
         for _ in 0..<cycles {
             let before = ledger.count
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...500)))
+            // Each kill comes at a random moment after the server's first acknowledgement of the
+            // cycle: a first start next to other tests can take longer than the random wait.
+            let started = ContinuousClock.now
+            while ledger.count == before && ContinuousClock.now - started < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            firstAckWaits.append(ContinuousClock.now - started)
+            try await Task.sleep(for: .milliseconds(Int.random(in: 20...400)))
             server.signal(SIGKILL)
             #expect(server.waitForExit(timeout: 10) != nil)
             ackedPerCycle.append(ledger.count - before)
@@ -87,7 +95,8 @@ struct CrashCycleTests {
         }
         #expect(try sqlite3CLI(db, "PRAGMA integrity_check;").trimmingCharacters(in: .whitespacesAndNewlines) == "ok")
         #expect(try sqlite3CLI(db, "PRAGMA foreign_key_check;").isEmpty)
-        print("crash cycles: \(cycles) kills, \(acknowledged.count) acknowledged, \(stored.count) stored, lost 0 expected")
+        let waits = firstAckWaits.map { "\(Int(($0 / .milliseconds(1)).rounded())) ms" }.joined(separator: ", ")
+        print("crash cycles: \(cycles) kills, \(acknowledged.count) acknowledged, \(stored.count) stored, lost 0 expected; first acknowledgement of each cycle after \(waits)")
 
         server.signal(SIGTERM)
         #expect(server.waitForExit(timeout: 10) == 0)
