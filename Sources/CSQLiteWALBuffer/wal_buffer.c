@@ -287,7 +287,8 @@ OrchlogWALSync orchlog_wal_buffer_sync(sqlite3 *db, int *sysErrno) {
         return ORCHLOG_WAL_SYNC_NO_WAL;
     }
     BufferedFile *file = (BufferedFile *)f;
-    // The default VFS's sync: fdatasync, and once after the WAL was created, its directory.
+    // The default VFS's sync: fdatasync, and at the first sync after SQLite opened the WAL
+    // (which may have created it), an fsync of its directory.
     if (fs_sync(f, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY) != SQLITE_OK) {
         if (file->real->pMethods->xFileControl(file->real, SQLITE_FCNTL_LAST_ERRNO, sysErrno) != SQLITE_OK) {
             *sysErrno = 0;

@@ -25,7 +25,7 @@ typedef enum {
 } OrchlogWALSync;
 
 /// Makes what `db` (opened through this VFS) wrote to its WAL durable: fdatasync of SQLite's own
-/// descriptor of the WAL (and, the first time after the WAL was created, of its directory), then
+/// descriptor of the WAL (and, the first time after SQLite opened it, of its directory), then
 /// a check that its path still names that file. Call it on the connection's own thread.
 OrchlogWALSync orchlog_wal_buffer_sync(struct sqlite3 *db, int *sysErrno);
 

@@ -9,7 +9,11 @@ extension LogStore {
     /// Appends validated entries; returns once their group commit has committed.
     func append(_ entries: [NewEntry]) async throws(RPCError) -> [AppendOutcome] {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[AppendOutcome], RPCStatus>, Never>) in
-            self.append(entries) { continuation.resume(returning: $0) }
+            // The continuation wakes its task itself: nothing for the writer to wake afterwards.
+            self.append(entries) { result in
+                continuation.resume(returning: result)
+                return nil
+            }
         }
         return try result.mapError(\.rpcError).get()
     }
