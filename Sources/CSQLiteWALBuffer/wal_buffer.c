@@ -30,6 +30,22 @@ const char *const orchlog_wal_buffer_vfs_name = "orchlog-wal-buffer";
 #define WAL_HEADER_BYTES 32
 #define FRAME_HEADER_BYTES 24
 
+// Which file a path names: asked of `statx` for the inode number only. A stat that asks for
+// timestamps would cost a disk write per commit (above).
+typedef struct FileIdentity {
+    unsigned int deviceMajor, deviceMinor;
+    unsigned long long inode;
+} FileIdentity;
+
+static int read_identity(const char *path, FileIdentity *identity) {
+    struct statx now;
+    if (statx(AT_FDCWD, path, 0, STATX_INO, &now) != 0) return -1;
+    identity->deviceMajor = now.stx_dev_major;
+    identity->deviceMinor = now.stx_dev_minor;
+    identity->inode = now.stx_ino;
+    return 0;
+}
+
 typedef struct BufferedFile {
     sqlite3_file base;
     // The default VFS's file, stored right after this struct.
@@ -40,12 +56,9 @@ typedef struct BufferedFile {
     int length;
     // The last write was the header of a commit frame: its page ends the commit.
     int commitPageNext;
-    // WAL files only: the name SQLite opened (valid until xClose), and the inode it named then
-    // (`identified` is 0 if that could not be read).
+    // WAL files only: the name SQLite opened (valid until xClose), and the file it named then.
     const char *path;
-    int identified;
-    unsigned int deviceMajor, deviceMinor;
-    unsigned long long inode;
+    FileIdentity identity;
 } BufferedFile;
 
 static sqlite3_vfs *default_vfs;
@@ -201,14 +214,13 @@ static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, in
             file->real->pMethods->xClose(file->real);
             return SQLITE_NOMEM;
         }
-        file->path = name;
-        struct statx now;
-        if (name && statx(AT_FDCWD, name, 0, STATX_INO, &now) == 0) {
-            file->identified = 1;
-            file->deviceMajor = now.stx_dev_major;
-            file->deviceMinor = now.stx_dev_minor;
-            file->inode = now.stx_ino;
+        // SQLite just opened (or created) it by this name, so the name can only fail to resolve
+        // if the file is already gone again.
+        if (!name || read_identity(name, &file->identity) != 0) {
+            fs_close(f);
+            return SQLITE_CANTOPEN;
         }
+        file->path = name;
     }
     int version = file->real->pMethods->iVersion;
     file->base.pMethods = &methods[version < 1 ? 1 : version > 3 ? 3 : version];
@@ -297,15 +309,14 @@ OrchlogWALSync orchlog_wal_buffer_sync(sqlite3 *db, int *sysErrno) {
     }
     // What was synced must still be the file its path names: a WAL removed or replaced under
     // SQLite is not read back after a restart.
-    struct statx now;
-    if (!file->identified || statx(AT_FDCWD, file->path, 0, STATX_INO, &now) != 0) {
-        *sysErrno = file->identified ? errno : 0;
+    FileIdentity now;
+    if (read_identity(file->path, &now) != 0) {
+        *sysErrno = errno;
         return ORCHLOG_WAL_SYNC_MOVED;
     }
-    if (now.stx_ino != file->inode || now.stx_dev_major != file->deviceMajor || now.stx_dev_minor != file->deviceMinor) {
-        return ORCHLOG_WAL_SYNC_MOVED;
-    }
-    return ORCHLOG_WAL_SYNC_OK;
+    int same = now.inode == file->identity.inode && now.deviceMajor == file->identity.deviceMajor
+        && now.deviceMinor == file->identity.deviceMinor;
+    return same ? ORCHLOG_WAL_SYNC_OK : ORCHLOG_WAL_SYNC_MOVED;
 }
 
 static int register_result = SQLITE_ERROR;

@@ -47,14 +47,15 @@ package final class WALSyncer {
         case ORCHLOG_WAL_SYNC_NO_WAL:
             reason = "the writer has no WAL open"
         case ORCHLOG_WAL_SYNC_FAILED:
-            reason = "fdatasync of the WAL failed (\(Self.describe(systemError)))"
+            reason = "fdatasync of the WAL failed\(Self.describe(systemError))"
         default:
-            reason = "the WAL file was removed or replaced (\(Self.describe(systemError)))"
+            reason = "the WAL file was removed or replaced\(Self.describe(systemError))"
         }
         return .unavailable("committed but not confirmed durable: \(reason); a retry with the same id is safe")
     }
 
+    /// " (errno N: text)", or nothing when the failure has no system error.
     private static func describe(_ systemError: Int32) -> String {
-        systemError == 0 ? "no system error" : "errno \(systemError): \(String(cString: strerror(systemError)))"
+        systemError == 0 ? "" : " (errno \(systemError): \(String(cString: strerror(systemError))))"
     }
 }
