@@ -82,7 +82,7 @@ enum LogService {
         )
         try self.checkResponseFits(requestBytes: requestBytes, entries: 1, connection)
         connection.store.append([entry]) { result in
-            connection.handOverReply(call, result.map { $0[0].responseBytes })
+            connection.handOverReply(call, result) { $0[0].responseBytes }
         }
     }
 
@@ -101,7 +101,7 @@ enum LogService {
         }
         try self.checkResponseFits(requestBytes: requestBytes, entries: entries.count, connection)
         connection.store.append(entries) { result in
-            connection.handOverReply(call, result.map(AppendOutcome.batchResponseBytes))
+            connection.handOverReply(call, result, encode: AppendOutcome.batchResponseBytes)
         }
     }
 

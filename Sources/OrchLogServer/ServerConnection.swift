@@ -235,7 +235,16 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     /// loop to wake once the caller has handed over the rest of its burst (an append's reply, in
     /// one turn with the other replies of the same commit on this loop), or nil.
     func handOverReply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) -> (any Wakeable)? {
-        self.loop.handOver { self.respond(call, result) } ? self.loop : nil
+        self.handOverReply(call, result) { $0 }
+    }
+
+    /// The same, with the response message encoded by `encode` on the loop, not by the caller:
+    /// the writer hands over a whole commit's replies, and its thread is the one that limits
+    /// how many appends a second the server takes.
+    func handOverReply<Value: Sendable>(
+        _ call: ServerCall, _ result: Result<Value, RPCStatus>, encode: @escaping @Sendable (Value) -> [UInt8]
+    ) -> (any Wakeable)? {
+        self.loop.handOver { self.respond(call, result.map(encode)) } ? self.loop : nil
     }
 
     /// Completes a unary call on this connection's queue: its one encoded message then OK, or

@@ -101,6 +101,7 @@ struct Orchlogd: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         System.raiseDescriptorLimit()
 
+        Database.disableMemoryStatistics()
         var storeOptions = StoreOptions()
         storeOptions.sync = self.sync
         storeOptions.readerCount = self.readers

@@ -36,6 +36,15 @@ package final class Database {
         self.handle = handle
     }
 
+    /// Turns SQLite's memory statistics off for the whole process, which orchlogd does not read:
+    /// with them on, every allocation SQLite makes takes one global mutex, shared by the writer,
+    /// the readers and the checkpointer. Only takes effect before SQLite's first use in the
+    /// process; returns whether it did.
+    @discardableResult
+    package static func disableMemoryStatistics() -> Bool {
+        csqlite_disable_memory_statistics() == SQLITE_OK
+    }
+
     deinit {
         self.prepared.removeAll()
         sqlite3_close_v2(self.handle)
