@@ -10,8 +10,8 @@ import OrchLogWire
 /// `--sync full` it then calls `flush()`, an `fdatasync` of the WAL file, on its own thread before
 /// any append of the group is acknowledged or published to followers. Appends arriving meanwhile
 /// gather into the next group. (Until the ninth stop a thread of its own flushed while the writer
-/// committed the next group; waking it for every group cost more than the overlap gained:
-/// docs/PERFORMANCE.md.) The flush goes through the writer's VFS (`CSQLiteWALBuffer`), on
+/// committed the next group; waking it for every group cost more than the overlap gained, and
+/// did again when tried in the twelfth and fourteenth stops: docs/PERFORMANCE.md.) The flush goes through the writer's VFS (`CSQLiteWALBuffer`), on
 /// SQLite's own descriptor of the WAL, which also makes a newly created WAL's directory entry
 /// durable, and then checks that the WAL's path still names the file it flushed.
 ///
