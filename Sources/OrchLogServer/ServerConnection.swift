@@ -228,19 +228,14 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
 
     /// Completes a unary call from another queue (a reader's completion): hops onto this one.
     func reply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) {
-        self.handOverReply(call, result)?.wake()
+        self.handOverReply(call, result) { $0 }?.wake()
     }
 
     /// Hands the completion of a unary call to this connection's loop without waking it: the
     /// loop to wake once the caller has handed over the rest of its burst (an append's reply, in
-    /// one turn with the other replies of the same commit on this loop), or nil.
-    func handOverReply(_ call: ServerCall, _ result: Result<[UInt8], RPCStatus>) -> (any Wakeable)? {
-        self.handOverReply(call, result) { $0 }
-    }
-
-    /// The same, with the response message encoded by `encode` on the loop, not by the caller:
-    /// the writer hands over a whole commit's replies, and its thread is the one that limits
-    /// how many appends a second the server takes.
+    /// one turn with the other replies of the same commit on this loop), or nil. The loop encodes
+    /// the response message (`encode`), not the caller: the writer hands over a whole commit's
+    /// replies, and its thread is the one that limits how many appends a second the server takes.
     func handOverReply<Value: Sendable>(
         _ call: ServerCall, _ result: Result<Value, RPCStatus>, encode: @escaping @Sendable (Value) -> [UInt8]
     ) -> (any Wakeable)? {

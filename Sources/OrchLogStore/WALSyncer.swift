@@ -7,13 +7,15 @@ import OrchLogWire
 /// Makes what COMMIT wrote to the WAL durable before anything of it is acknowledged.
 ///
 /// The writer runs SQLite with `synchronous=NORMAL` (COMMIT writes the WAL without fsync); with
-/// `--sync full` it then calls `flush()`, an `fdatasync` of the WAL file, on its own thread before
-/// any append of the group is acknowledged or published to followers. Appends arriving meanwhile
-/// gather into the next group. (Until the ninth stop a thread of its own flushed while the writer
-/// committed the next group; waking it for every group cost more than the overlap gained, and
-/// did again when tried in the twelfth and fourteenth stops: docs/PERFORMANCE.md.) The flush goes through the writer's VFS (`CSQLiteWALBuffer`), on
-/// SQLite's own descriptor of the WAL, which also makes a newly created WAL's directory entry
-/// durable, and then checks that the WAL's path still names the file it flushed.
+/// `--sync full` it then calls `flush()`, an `fdatasync` of the WAL file, on the writer's thread
+/// before any append of the group is acknowledged or published to followers. Appends arriving
+/// meanwhile gather into the next group. (Until the ninth stop a thread of its own flushed while
+/// the writer committed the next group; waking it for every group cost more than the overlap
+/// gained, and did again in the twelfth and fourteenth stops, the last time also as an io_uring
+/// `fdatasync`: docs/PERFORMANCE.md.) The flush goes through the writer's VFS
+/// (`CSQLiteWALBuffer`), on SQLite's own descriptor of the WAL, which also makes a newly created
+/// WAL's directory entry durable, and then checks that the WAL's path still names the file it
+/// flushed.
 ///
 /// What differs from SQLite's own `synchronous=FULL`: reads on other connections (GetLog,
 /// GetTree, a stream's database pages) may see a committed row up to one flush before it is

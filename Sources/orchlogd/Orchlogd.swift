@@ -101,7 +101,9 @@ struct Orchlogd: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         System.raiseDescriptorLimit()
 
-        Database.disableMemoryStatistics()
+        if !Database.disableMemoryStatistics() {
+            logger.debug("SQLite was initialized before orchlogd configured it: its memory statistics stay on")
+        }
         var storeOptions = StoreOptions()
         storeOptions.sync = self.sync
         storeOptions.readerCount = self.readers

@@ -40,7 +40,6 @@ package final class Database {
     /// with them on, every allocation SQLite makes takes one global mutex, shared by the writer,
     /// the readers and the checkpointer. Only takes effect before SQLite's first use in the
     /// process; returns whether it did.
-    @discardableResult
     package static func disableMemoryStatistics() -> Bool {
         csqlite_disable_memory_statistics() == SQLITE_OK
     }
