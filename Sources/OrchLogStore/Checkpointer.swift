@@ -16,6 +16,11 @@ import OrchLogWire
 /// pass has copied all it saw, the few frames committed meanwhile are copied by the writer
 /// itself, in the hook (where SQLite's own autocheckpoint runs), and the next transaction starts
 /// the WAL over. That costs one commit a short copy and two fsyncs per `thresholdPages` frames.
+///
+/// When appends pause, no commit comes to trigger either step, and up to a threshold's worth of
+/// frames (more, if a pass was running when the last commit landed) would stay in the WAL until
+/// the next append. So once no commit has come for `quietDelay`, one more pass copies the rest:
+/// a database file left alone for a moment holds every acknowledged row.
 // @unchecked: `db` is used only on `queue`; the hook runs on the writer's queue; `state` is locked.
 final class Checkpointer: @unchecked Sendable {
     private struct State {
@@ -30,6 +35,16 @@ final class Checkpointer: @unchecked Sendable {
         /// Counts the times the WAL started over, so that a pass that saw an earlier WAL does
         /// not count its frames as copied.
         var generation = 0
+        /// Commits seen, so that the quiet check can tell whether the writer paused.
+        var commits = 0
+        /// A quiet check is scheduled.
+        var quietCheckArmed = false
+        /// `finish()` ran: nothing more is scheduled.
+        var finished = false
+    }
+
+    private enum QuietStep {
+        case none, checkAgain(commits: Int), pass(generation: Int)
     }
 
     private enum Step {
@@ -39,15 +54,18 @@ final class Checkpointer: @unchecked Sendable {
     private let db: Database
     private let queue = DispatchQueue(label: "orchlog.store.checkpoint")
     private let thresholdPages: Int32
+    private let quietDelay: DispatchTimeInterval
     private let state = Locked(State())
     private let logger: Logger
 
-    init(db: Database, thresholdPages: Int32, logger: Logger) throws {
+    init(db: Database, thresholdPages: Int32, quietDelay: Duration, logger: Logger) throws {
         // A connection opens the WAL at its first read; before that a checkpoint on it copies
         // nothing and says so with SQLITE_OK.
         try db.execute("SELECT 1 FROM sqlite_schema LIMIT 1")
         self.db = db
         self.thresholdPages = max(1, thresholdPages)
+        let quietMicros = max(1, Int(quietDelay / .microseconds(1)))
+        self.quietDelay = .microseconds(quietMicros)
         self.logger = logger
     }
 
@@ -63,27 +81,17 @@ final class Checkpointer: @unchecked Sendable {
 
     /// After each of the writer's commits, on its queue.
     private func walGrew(to frames: Int32, writer: OpaquePointer) {
-        let step = self.state.withLock { state -> Step in
-            if frames < state.frames {
-                // The transaction just committed started the WAL over: nothing of it is copied.
-                state.copied = 0
-                state.writerCopiesRest = false
-                state.generation += 1
+        let (step, armQuietCheck) = self.state.withLock { state -> (Step, Int?) in
+            state.commits += 1
+            var armQuietCheck: Int?
+            if !state.quietCheckArmed && !state.finished {
+                state.quietCheckArmed = true
+                armQuietCheck = state.commits
             }
-            state.frames = frames
-            let uncopied = frames - min(state.copied, frames)
-            if state.running { return .none }
-            // What was committed during a pass is a small fraction of what the pass copied; more
-            // than a threshold's worth gets another background pass first.
-            if state.writerCopiesRest && uncopied <= self.thresholdPages {
-                state.writerCopiesRest = false
-                return .onWriter
-            }
-            if uncopied >= self.thresholdPages {
-                state.running = true
-                return .background(generation: state.generation)
-            }
-            return .none
+            return (self.step(&state, frames: frames), armQuietCheck)
+        }
+        if let commits = armQuietCheck {
+            self.scheduleQuietCheck(commits: commits)
         }
         switch step {
         case .none:
@@ -95,6 +103,69 @@ final class Checkpointer: @unchecked Sendable {
             if let (_, copied) = self.checkpoint(writer) {
                 self.state.withLock { $0.copied = max($0.copied, copied) }
             }
+        }
+    }
+
+    /// What the commit that left `frames` in the WAL calls for.
+    private func step(_ state: inout State, frames: Int32) -> Step {
+        if frames < state.frames {
+            // The transaction just committed started the WAL over: nothing of it is copied.
+            state.copied = 0
+            state.writerCopiesRest = false
+            state.generation += 1
+        }
+        state.frames = frames
+        let uncopied = frames - min(state.copied, frames)
+        if state.running { return .none }
+        // What was committed during a pass is a small fraction of what the pass copied; more
+        // than a threshold's worth gets another background pass first.
+        if state.writerCopiesRest && uncopied <= self.thresholdPages {
+            state.writerCopiesRest = false
+            return .onWriter
+        }
+        if uncopied >= self.thresholdPages {
+            state.running = true
+            return .background(generation: state.generation)
+        }
+        return .none
+    }
+
+    /// Checks, `quietDelay` from now, whether any commit came after the `commits`th.
+    private func scheduleQuietCheck(commits: Int) {
+        self.queue.asyncAfter(deadline: .now() + self.quietDelay) { [weak self] in
+            self?.quietCheck(commits: commits)
+        }
+    }
+
+    /// On `queue`: a pass over what the WAL still holds if the writer has been quiet; otherwise
+    /// another look later, while commits go on.
+    private func quietCheck(commits seen: Int) {
+        let step = self.state.withLock { state -> QuietStep in
+            if state.finished {
+                state.quietCheckArmed = false
+                return .none
+            }
+            // Still committing, or a pass is queued: look again after the next quiet stretch.
+            if state.commits != seen || state.running { return .checkAgain(commits: state.commits) }
+            state.quietCheckArmed = false
+            guard state.copied < state.frames else { return .none }
+            state.running = true
+            return .pass(generation: state.generation)
+        }
+        switch step {
+        case .none:
+            break
+        case .checkAgain(let commits):
+            self.scheduleQuietCheck(commits: commits)
+        case .pass(let generation):
+            self.backgroundPass(generation: generation)
+            // A reader's snapshot kept some frames from being copied: try again later.
+            let again = self.state.withLock { state -> Int? in
+                guard !state.finished, !state.quietCheckArmed, state.copied < state.frames else { return nil }
+                state.quietCheckArmed = true
+                return state.commits
+            }
+            if let commits = again { self.scheduleQuietCheck(commits: commits) }
         }
     }
 
@@ -125,6 +196,7 @@ final class Checkpointer: @unchecked Sendable {
 
     /// Waits for a running checkpoint and runs a final one that empties the WAL.
     func finish() {
+        self.state.withLock { $0.finished = true }
         self.queue.sync {
             _ = try? self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         }

@@ -47,7 +47,7 @@ package final class LogStore: Sendable {
             self.feed = feed
             self.rowCount = rowCount
             self.readers = ReaderPool(connections: readerDBs)
-            self.checkpointer = try Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, logger: logger)
+            self.checkpointer = try Checkpointer(db: checkpointDB, thresholdPages: options.checkpointPages, quietDelay: options.quietCheckpointDelay, logger: logger)
             // COMMIT writes the WAL; with --sync full the writer fdatasyncs it before any ack.
             self.writer = try LogWriter(
                 db: writerDB, syncer: WALSyncer(db: writerDB, flushes: options.sync == .full), pollExternalMillis: options.pollExternalMillis,
