@@ -19,8 +19,9 @@ import OrchLogWire
 ///
 /// When appends pause, no commit comes to trigger either step, and up to a threshold's worth of
 /// frames (more, if a pass was running when the last commit landed) would stay in the WAL until
-/// the next append. So once no commit has come for `quietDelay`, one more pass copies the rest:
-/// a database file left alone for a moment holds every acknowledged row.
+/// the next append. So a check every `quietDelay` that finds no commit since the last one runs
+/// one more pass, which copies the rest: within two `quietDelay`s of the last commit, the
+/// database file alone holds every acknowledged row.
 // @unchecked: `db` is used only on `queue`; the hook runs on the writer's queue; `state` is locked.
 final class Checkpointer: @unchecked Sendable {
     private struct State {

@@ -18,7 +18,8 @@ package struct StoreOptions: Sendable {
     package var maxContentBytes: Int = 4 * 1024 * 1024 - 64 * 1024
     /// WAL pages after which a background PASSIVE checkpoint runs.
     package var checkpointPages: Int32 = 1000
-    /// After this long without a commit, a last pass copies what the WAL still holds.
+    /// How often the checkpointer looks for a pause in the commits; a look that finds none
+    /// since the last one runs a pass that copies what the WAL still holds.
     package var quietCheckpointDelay: Duration = .seconds(1)
     /// How often the writer looks for rows that another process appended, in milliseconds
     /// (their followers then re-read the database); 0 never.
