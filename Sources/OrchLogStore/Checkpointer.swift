@@ -142,14 +142,13 @@ final class Checkpointer: @unchecked Sendable {
     /// another look later, while commits go on.
     private func quietCheck(commits seen: Int) {
         let step = self.state.withLock { state -> QuietStep in
-            if state.finished {
+            if state.finished { return .none }
+            // Still committing, or a pass is queued: look again after the next quiet stretch.
+            if state.commits != seen || state.running { return .checkAgain(commits: state.commits) }
+            guard state.copied < state.frames else {
                 state.quietCheckArmed = false
                 return .none
             }
-            // Still committing, or a pass is queued: look again after the next quiet stretch.
-            if state.commits != seen || state.running { return .checkAgain(commits: state.commits) }
-            state.quietCheckArmed = false
-            guard state.copied < state.frames else { return .none }
             state.running = true
             return .pass(generation: state.generation)
         }
@@ -160,13 +159,9 @@ final class Checkpointer: @unchecked Sendable {
             self.scheduleQuietCheck(commits: commits)
         case .pass(let generation):
             self.backgroundPass(generation: generation)
-            // A reader's snapshot kept some frames from being copied: try again later.
-            let again = self.state.withLock { state -> Int? in
-                guard !state.finished, !state.quietCheckArmed, state.copied < state.frames else { return nil }
-                state.quietCheckArmed = true
-                return state.commits
-            }
-            if let commits = again { self.scheduleQuietCheck(commits: commits) }
+            // The next look ends the checks once everything is copied, or tries again if a
+            // reader's snapshot kept some frames from being copied.
+            self.scheduleQuietCheck(commits: seen)
         }
     }
 
