@@ -29,7 +29,8 @@ final class Checkpointer: @unchecked Sendable {
         var running = false
         /// Frames of the current WAL already copied into the database file.
         var copied: Int32 = 0
-        /// The WAL's frames at the last commit; fewer at the next one means SQLite started over.
+        /// The WAL's frames at the last commit. Every commit adds at least one frame, so as many
+        /// or fewer at the next one means SQLite started over.
         var frames: Int32 = 0
         /// The last pass copied everything it saw: the writer copies what remains.
         var writerCopiesRest = false
@@ -38,6 +39,9 @@ final class Checkpointer: @unchecked Sendable {
         var generation = 0
         /// Commits seen, so that the quiet check can tell whether the writer paused.
         var commits = 0
+        /// Commits whose frames a pass found all copied: the quiet check is done once it has
+        /// reached `commits`, however the frame counts of the WALs in between compare.
+        var commitsCopied = 0
         /// A quiet check is scheduled.
         var quietCheckArmed = false
         /// `finish()` ran: nothing more is scheduled.
@@ -49,7 +53,7 @@ final class Checkpointer: @unchecked Sendable {
     }
 
     private enum Step {
-        case none, background(generation: Int), onWriter
+        case none, background(generation: Int, commits: Int), onWriter
     }
 
     private let db: Database
@@ -97,19 +101,22 @@ final class Checkpointer: @unchecked Sendable {
         switch step {
         case .none:
             break
-        case .background(let generation):
-            self.queue.async { self.backgroundPass(generation: generation) }
+        case .background(let generation, let commits):
+            self.queue.async { self.backgroundPass(generation: generation, commits: commits) }
         case .onWriter:
             // The writer is between transactions here; the frames are few and in the page cache.
-            if let (_, copied) = self.checkpoint(writer) {
-                self.state.withLock { $0.copied = max($0.copied, copied) }
+            if let (walFrames, copied) = self.checkpoint(writer) {
+                self.state.withLock { state in
+                    state.copied = max(state.copied, copied)
+                    if copied == walFrames { state.commitsCopied = state.commits }
+                }
             }
         }
     }
 
     /// What the commit that left `frames` in the WAL calls for.
     private func step(_ state: inout State, frames: Int32) -> Step {
-        if frames < state.frames {
+        if frames <= state.frames {
             // The transaction just committed started the WAL over: nothing of it is copied.
             state.copied = 0
             state.writerCopiesRest = false
@@ -126,7 +133,7 @@ final class Checkpointer: @unchecked Sendable {
         }
         if uncopied >= self.thresholdPages {
             state.running = true
-            return .background(generation: state.generation)
+            return .background(generation: state.generation, commits: state.commits)
         }
         return .none
     }
@@ -145,7 +152,7 @@ final class Checkpointer: @unchecked Sendable {
             if state.finished { return .none }
             // Still committing, or a pass is queued: look again after the next quiet stretch.
             if state.commits != seen || state.running { return .checkAgain(commits: state.commits) }
-            guard state.copied < state.frames else {
+            guard state.commitsCopied < state.commits else {
                 state.quietCheckArmed = false
                 return .none
             }
@@ -158,18 +165,22 @@ final class Checkpointer: @unchecked Sendable {
         case .checkAgain(let commits):
             self.scheduleQuietCheck(commits: commits)
         case .pass(let generation):
-            self.backgroundPass(generation: generation)
+            self.backgroundPass(generation: generation, commits: seen)
             // The next look ends the checks once everything is copied, or tries again if a
             // reader's snapshot kept some frames from being copied.
             self.scheduleQuietCheck(commits: seen)
         }
     }
 
-    private func backgroundPass(generation: Int) {
+    /// A pass over the WAL as of the `commits`th commit (or later).
+    private func backgroundPass(generation: Int, commits: Int) {
         let result = self.checkpoint(self.db.handle)
         self.state.withLock { state in
             state.running = false
-            guard let (walFrames, copied) = result, generation == state.generation else { return }
+            guard let (walFrames, copied) = result else { return }
+            // Everything in the WAL, which holds at least the first `commits` commits, is copied.
+            if copied == walFrames { state.commitsCopied = max(state.commitsCopied, commits) }
+            guard generation == state.generation else { return }
             state.copied = max(state.copied, copied)
             // A reader's snapshot can keep frames from being copied; then the WAL cannot start
             // over yet and the writer has nothing to finish.

@@ -51,6 +51,7 @@ package final class LogStore: Sendable {
             // COMMIT writes the WAL; with --sync full the writer fdatasyncs it before any ack.
             self.writer = try LogWriter(
                 db: writerDB, syncer: WALSyncer(db: writerDB, flushes: options.sync == .full), pollExternalMillis: options.pollExternalMillis,
+                logger: logger,
                 onCommit: { created in
                     rowCount.value.add(UInt64(created.count), ordering: .relaxed)
                     feed.publish(created)

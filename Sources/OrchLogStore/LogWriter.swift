@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import OrchLogWire
 
 /// One append request waiting for the writer: its entries (one, or an atomic batch) and where
@@ -24,6 +25,7 @@ final class LogWriter: @unchecked Sendable {
     private let onExternalRows: @Sendable (UInt64) -> Void
     /// Makes each committed group durable before it is announced.
     private let syncer: WALSyncer
+    private let logger: Logger
     /// The highest rowid this writer knows of; a higher one it did not write came from another
     /// process sharing the file.
     private var lastSeq: Int64
@@ -33,6 +35,10 @@ final class LogWriter: @unchecked Sendable {
     /// `PRAGMA data_version` at the last transaction's start: it changes when another
     /// connection (another process) has committed, and `siblingOrders` may then be stale.
     private var dataVersion: Int64?
+    /// Set once a flush of the WAL failed. The kernel may have dropped what it could not write
+    /// and reports that once, so later flushes cannot vouch for the WAL (whose frames chain:
+    /// recovery stops at the first lost one). Appends are refused from then on.
+    private var flushFailure: RPCStatus?
     /// Committed transactions and the append requests they held: how well commits are grouped.
     private var commits = 0
     private var committedAppends = 0
@@ -44,12 +50,13 @@ final class LogWriter: @unchecked Sendable {
     ///   - onExternalRows: called before `onCommit` when rows written by another process
     ///     appeared (their number); followers must then re-read the database.
     init(
-        db: Database, syncer: WALSyncer, pollExternalMillis: Int,
+        db: Database, syncer: WALSyncer, pollExternalMillis: Int, logger: Logger,
         onCommit: @escaping @Sendable ([LogRecord]) -> Void,
         onExternalRows: @escaping @Sendable (UInt64) -> Void
     ) throws {
         self.db = db
         self.syncer = syncer
+        self.logger = logger
         self.onCommit = onCommit
         self.onExternalRows = onExternalRows
         self.lastSeq = try Self.highestRowID(db)
@@ -106,6 +113,10 @@ final class LogWriter: @unchecked Sendable {
                 "the database file is read-only (file mode or filesystem); appends fail until orchlogd is restarted on a writable file"
             )
             Self.complete(batch.lazy.map { ($0, .failure(status)) })
+            return
+        }
+        if let flushFailure {
+            Self.complete(batch.lazy.map { ($0, .failure(flushFailure)) })
             return
         }
         var results: [Result<[AppendOutcome], RPCStatus>] = []
@@ -171,17 +182,24 @@ final class LogWriter: @unchecked Sendable {
         var externalRows: UInt64 = 0
         if let first = created.first {
             // Rowids are handed out max+1: a gap before this commit's first row means another
-            // process committed rows since the last one this writer knew.
-            if Int64(first.seq) > self.lastSeq + 1 {
-                externalRows = self.countRows(after: self.lastSeq, before: Int64(first.seq))
+            // process committed rows since the last one this writer knew. (Once another tool has
+            // used rowid Int64.max, SQLite picks rowids at random and there is no such order.)
+            if self.lastSeq < Int64.max && Int64(first.seq) > self.lastSeq + 1 {
+                externalRows = self.countRows(after: self.lastSeq, through: Int64(first.seq) - 1)
             }
             self.lastSeq = max(self.lastSeq, Int64(created[created.count - 1].seq))
         }
         let failure = self.syncer.flush()
+        if let failure {
+            self.logger.critical("a flush of the WAL failed; appends are refused until orchlogd is restarted", metadata: ["error": "\(failure.message)"])
+            self.flushFailure = .unavailable(
+                "appends are refused until orchlogd is restarted: an earlier flush of the WAL failed (\(failure.message))"
+            )
+        }
         // Followers hear of new rows before the appenders do, so a reader who saw an OK never
-        // waits on the feed for that row.
+        // waits on the feed for that row; rows not confirmed durable are never sent live.
         if externalRows > 0 { self.onExternalRows(externalRows) }
-        if !created.isEmpty { self.onCommit(created) }
+        if !created.isEmpty && failure == nil { self.onCommit(created) }
         Self.complete(zip(batch, results).lazy.map { append, result in
             if let failure, result.value != nil { (append, .failure(failure)) } else { (append, result) }
         })
@@ -200,16 +218,16 @@ final class LogWriter: @unchecked Sendable {
     /// Notices rows that another process committed while this writer was idle.
     private func pollExternalRows() {
         guard let highest = try? Self.highestRowID(self.db), highest > self.lastSeq else { return }
-        let count = self.countRows(after: self.lastSeq, before: highest + 1)
+        let count = self.countRows(after: self.lastSeq, through: highest)
         self.lastSeq = highest
         self.onExternalRows(count)
     }
 
-    private func countRows(after: Int64, before: Int64) -> UInt64 {
+    private func countRows(after: Int64, through last: Int64) -> UInt64 {
         guard let statement = try? self.db.statement(Schema.countRowsBetween) else { return 0 }
         defer { statement.reset() }
         statement.bind(1, after)
-        statement.bind(2, before)
+        statement.bind(2, last)
         return (try? statement.step()) == true ? UInt64(max(0, statement.int64(0) ?? 0)) : 0
     }
 
@@ -290,7 +308,9 @@ final class LogWriter: @unchecked Sendable {
         }
         let record = LogRecord(
             id: entry.id, category: entry.category, parentID: entry.parentID, content: entry.content,
-            siblingOrder: order, elaboration: entry.elaboration, seq: UInt64(self.db.lastInsertRowID)
+            siblingOrder: order, elaboration: entry.elaboration,
+            // Read as every row is (LogRecord): a negative rowid another tool chose reads as 0.
+            seq: UInt64(max(0, self.db.lastInsertRowID))
         )
         return AppendOutcome(record: record, created: true)
     }
@@ -371,10 +391,19 @@ extension Result {
 
 extension NewEntry {
     /// Whether `record` is what storing this entry would have produced (an idempotent retry).
-    /// An absent sibling order matches whatever order the server assigned.
+    /// An absent sibling order matches whatever order the server assigned. Text is compared byte
+    /// for byte: Swift's `==` would call canonically equivalent text (é and e + ◌́) equal.
     func matches(_ record: LogRecord) -> Bool {
-        record.category == self.category && record.parentID == self.parentID && record.content == self.content
-            && record.elaboration == self.elaboration
+        sameBytes(record.category, self.category) && sameBytes(record.parentID, self.parentID)
+            && sameBytes(record.content, self.content) && sameBytes(record.elaboration, self.elaboration)
             && (self.siblingOrder == nil || self.siblingOrder == record.siblingOrder)
+    }
+}
+
+private func sameBytes(_ a: String?, _ b: String?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): true
+    case (let a?, let b?): a.utf8.elementsEqual(b.utf8)
+    default: false
     }
 }

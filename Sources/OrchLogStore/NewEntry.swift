@@ -59,7 +59,8 @@ package struct NewEntry: Sendable, Equatable {
 
     /// A short quoted excerpt of untrusted text for error messages.
     static func quoted(_ text: String) -> String {
-        let excerpt = text.count > 64 ? String(text.prefix(64)) + "…" : text
+        let start = text.excerpt(maxBytes: 64)
+        let excerpt = start.utf8.count < text.utf8.count ? start + "…" : text
         return "\"\(excerpt)\""
     }
 }

@@ -80,7 +80,7 @@ package enum Schema {
     static let countRows = SQL(#"SELECT count(*) FROM "orchestration_session_log""#)
     static let maxRowID = SQL(#"SELECT max(rowid) FROM "orchestration_session_log""#)
     static let countRowsBetween = SQL("""
-        SELECT count(*) FROM "orchestration_session_log" WHERE rowid > ?1 AND rowid < ?2
+        SELECT count(*) FROM "orchestration_session_log" WHERE rowid > ?1 AND rowid <= ?2
         """)
 
     // Transaction control, prepared like the rest.

@@ -10,44 +10,53 @@ package struct StoreReader {
         try self.query(Schema.selectByID, limit: 1) { $0.bind(1, id) }.first
     }
 
-    /// Children of `parent` (`nil`: the roots) with seq > `afterSeq`, in seq order.
-    package func children(of parent: String?, afterSeq: UInt64, limit: Int) throws(RPCStatus) -> [LogRecord] {
-        try self.query(Schema.selectChildrenAfterSeq, limit: limit) {
+    /// Children of `parent` (`nil`: the roots) with seq > `afterSeq`, in seq order: at most
+    /// `limit` of them, and once they hold `maxBytes` of entry bytes no more (at least one).
+    package func children(
+        of parent: String?, afterSeq: UInt64, limit: Int, maxBytes: Int = .max
+    ) throws(RPCStatus) -> Page<LogRecord> {
+        var page = Page<LogRecord>(limit: limit, maxBytes: maxBytes)
+        try self.read(Schema.selectChildrenAfterSeq, into: &page, size: \.entryByteCount, row: LogRecord.init(row:)) {
             $0.bind(1, parent)
             $0.bind(2, Int64(clamping: afterSeq))
             $0.bind(3, Int64(limit))
         }
+        return page
     }
 
     /// The next page of `parent`'s children in tree order: sibling_order ascending with NULLs
     /// last, then seq, as nodes at `depth`. `after` is the last child of the previous page (nil:
-    /// first page).
+    /// first page). At most `limit` children, and no more once they hold `maxBytes` of node
+    /// bytes (at least one).
     package func treeChildren(
-        of parent: String, depth: UInt32, after: TreeChild?, limit: Int
-    ) throws(RPCStatus) -> [TreeChild] {
+        of parent: String, depth: UInt32, after: TreeChild?, limit: Int, maxBytes: Int = .max
+    ) throws(RPCStatus) -> Page<TreeChild> {
+        var page = Page<TreeChild>(limit: limit, maxBytes: maxBytes)
         let row = { (statement: Statement) in TreeChild(row: statement, depth: depth) }
         guard let after else {
-            return try self.query(Schema.selectTreeChildrenFirst, limit: limit, row: row) {
+            try self.read(Schema.selectTreeChildrenFirst, into: &page, size: \.item.node.count, row: row) {
                 $0.bind(1, parent)
                 $0.bind(2, Int64(limit))
             }
+            return page
         }
-        var page: [TreeChild] = []
         if let order = after.siblingOrder {
-            page = try self.query(Schema.selectTreeChildrenOrderedAfter, limit: limit, row: row) {
+            try self.read(Schema.selectTreeChildrenOrderedAfter, into: &page, size: \.item.node.count, row: row) {
                 $0.bind(1, parent)
                 $0.bind(2, order)
-                $0.bind(3, Int64(clamping: after.seq))
+                $0.bind(3, after.rowID)
                 $0.bind(4, Int64(limit))
             }
-            if page.count == limit { return page }
+            if !page.isLast { return page }
         }
         // The NULL-order children, after the ordered ones (or after the last NULL one seen).
-        let afterNullSeq = after.siblingOrder == nil ? Int64(clamping: after.seq) : 0
-        page += try self.query(Schema.selectTreeChildrenUnorderedAfter, limit: limit - page.count, row: row) {
+        let afterRowID = after.siblingOrder == nil ? after.rowID : Int64.min
+        let room = limit - page.rows.count
+        page.limit = room
+        try self.read(Schema.selectTreeChildrenUnorderedAfter, into: &page, size: \.item.node.count, row: row) {
             $0.bind(1, parent)
-            $0.bind(2, afterNullSeq)
-            $0.bind(3, Int64(limit - page.count))
+            $0.bind(2, afterRowID)
+            $0.bind(3, Int64(room))
         }
         return page
     }
@@ -78,18 +87,53 @@ package struct StoreReader {
     private func query<Row>(
         _ sql: SQL, limit: Int, row: (Statement) -> Row = LogRecord.init(row:), bind: (Statement) -> Void
     ) throws(RPCStatus) -> [Row] {
+        var page = Page<Row>(limit: limit, maxBytes: .max)
+        try self.read(sql, into: &page, size: { _ in 0 }, row: row, bind: bind)
+        return page.rows
+    }
+
+    /// Appends the rows of `sql` (whose LIMIT is bound to `page.limit`) to `page`, stopping
+    /// early once the page holds its bytes; `page.isLast` then says whether the query ran out.
+    private func read<Row>(
+        _ sql: SQL, into page: inout Page<Row>, size: (Row) -> Int, row: (Statement) -> Row,
+        bind: (Statement) -> Void
+    ) throws(RPCStatus) {
         do {
             let statement = try self.db.statement(sql)
             defer { statement.reset() }
             bind(statement)
-            var rows: [Row] = []
-            rows.reserveCapacity(min(limit, 256))
-            while try statement.step() {
-                rows.append(row(statement))
+            page.rows.reserveCapacity(page.rows.count + min(page.limit, 256))
+            var read = 0
+            page.isLast = true
+            while page.bytes < page.maxBytes, try statement.step() {
+                let next = row(statement)
+                page.bytes += size(next)
+                page.rows.append(next)
+                read += 1
             }
-            return rows
+            // Fewer rows than the LIMIT, without a stop for bytes: there are no more.
+            page.isLast = page.bytes < page.maxBytes && read < page.limit
         } catch {
             throw error.status
         }
     }
 }
+
+/// Rows of one query page, and whether the query has more after them.
+package struct Page<Row> {
+    package var rows: [Row] = []
+    /// True when no row follows these (the query returned fewer than it was allowed).
+    package var isLast = true
+    /// Rows the query was allowed to return.
+    var limit: Int
+    /// Bytes after which no more rows are read (the last row read may pass it).
+    let maxBytes: Int
+    var bytes = 0
+
+    init(limit: Int, maxBytes: Int) {
+        self.limit = limit
+        self.maxBytes = maxBytes
+    }
+}
+
+extension Page: Sendable where Row: Sendable {}

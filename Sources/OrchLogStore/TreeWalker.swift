@@ -23,20 +23,23 @@ package struct TreeItem: Sendable, Equatable {
 }
 
 /// A child in a page of the tree: what the walk needs of its row (its id if it has children,
-/// the order and seq to page on) and the node to send, read for the depth the page is at.
+/// the order and rowid to page on) and the node to send, read for the depth the page is at.
 package struct TreeChild: Sendable, Equatable {
     /// The id to descend into; nil for a leaf, whose id is then never made into a String.
     package var idToDescend: String?
-    package var siblingOrder: Int64?
-    package var seq: UInt64
+    /// The child's sibling_order as stored (nil: NULL), the key the next page starts after: a
+    /// real or text order another tool wrote, read as an integer, would page from the wrong place.
+    package var siblingOrder: StoredValue?
+    /// The child's rowid as stored, the key's second part (a seq reads a negative rowid as 0).
+    package var rowID: Int64
     /// The child as a `TreeItem`, read straight from the row (`Statement.entryBytes`).
     package var item: TreeItem
 
     /// Reads a row selected by one of the `Schema.selectTreeChildren…` statements.
     init(row: Statement, depth: UInt32) {
         self.idToDescend = row.int64(7) == 1 ? row.text(0) ?? "" : nil
-        self.siblingOrder = row.int64(4)
-        self.seq = UInt64(max(0, row.int64(6) ?? 0))
+        self.siblingOrder = row.value(4)
+        self.rowID = row.int64(6) ?? 0
         self.item = TreeItem(entry: row.entryBytes(), depth: depth)
     }
 }
@@ -44,7 +47,8 @@ package struct TreeChild: Sendable, Equatable {
 /// Depth-first preorder over a subtree, produced a page at a time so that a stream can stop
 /// between pages (no credit, a full socket) and resume later on any reader.
 ///
-/// Memory is bounded by depth × page size: each level keeps only one page of its children.
+/// Memory is bounded by depth × page: each level keeps one page of its children, at most
+/// `pageSize` of them and `pageBytes` of their nodes (or one node).
 package struct TreeWalker: Sendable {
     private struct Level: Sendable {
         var parentID: String
@@ -57,30 +61,35 @@ package struct TreeWalker: Sendable {
     private let root: LogRecord
     private let maxDepth: UInt32
     private let pageSize: Int
+    private let pageBytes: Int
     private var rootEmitted = false
     private var stack: [Level] = []
 
     /// - Parameters:
     ///   - root: the subtree's root, emitted first at depth 0.
     ///   - maxDepth: the deepest depth emitted; 0 means no bound.
-    package init(root: LogRecord, maxDepth: UInt32, pageSize: Int = 128) {
+    ///   - pageSize, pageBytes: how many children, and how many bytes of them, one query reads.
+    package init(root: LogRecord, maxDepth: UInt32, pageSize: Int = 128, pageBytes: Int = 64 * 1024) {
         self.root = root
         self.maxDepth = maxDepth
         self.pageSize = max(1, pageSize)
+        self.pageBytes = max(1, pageBytes)
     }
 
     /// Whether every node has been produced.
     package var isFinished: Bool { self.rootEmitted && self.stack.isEmpty }
 
-    /// Up to `limit` more nodes in preorder.
-    package mutating func next(limit: Int, using reader: StoreReader) throws(RPCStatus) -> [TreeItem] {
+    /// Up to `limit` more nodes in preorder, and none after those that reach `maxBytes`.
+    package mutating func next(limit: Int, maxBytes: Int = .max, using reader: StoreReader) throws(RPCStatus) -> [TreeItem] {
         var out: [TreeItem] = []
+        var bytes = 0
         if !self.rootEmitted {
             self.rootEmitted = true
             out.append(TreeItem(record: self.root, depth: 0))
+            bytes += out[0].node.count
             self.descend(into: self.root.id, depth: 0)
         }
-        while out.count < limit, let top = self.stack.indices.last {
+        while out.count < limit, bytes < maxBytes, let top = self.stack.indices.last {
             if self.stack[top].next < self.stack[top].page.count {
                 let child = self.stack[top].page[self.stack[top].next]
                 self.stack[top].next += 1
@@ -88,6 +97,7 @@ package struct TreeWalker: Sendable {
                 // foreign keys) can revisit a node, and the root has children; never walk it twice.
                 if child.idToDescend == self.root.id { continue }
                 out.append(child.item)
+                bytes += child.item.node.count
                 // A leaf costs no query: its page said it has no children.
                 if let id = child.idToDescend {
                     self.descend(into: id, depth: self.stack[top].depth)
@@ -97,11 +107,12 @@ package struct TreeWalker: Sendable {
             } else {
                 let level = self.stack[top]
                 let page = try reader.treeChildren(
-                    of: level.parentID, depth: level.depth, after: level.page.last, limit: self.pageSize
+                    of: level.parentID, depth: level.depth, after: level.page.last, limit: self.pageSize,
+                    maxBytes: self.pageBytes
                 )
-                self.stack[top].page = page
+                self.stack[top].page = page.rows
                 self.stack[top].next = 0
-                self.stack[top].exhausted = page.count < self.pageSize
+                self.stack[top].exhausted = page.isLast
             }
         }
         return out

@@ -53,6 +53,19 @@ struct AppendTests {
         #expect(await store.append(elaboration: "\"a\u{0}b\"").status?.code == .invalidArgument, "a raw NUL is not JSON")
     }
 
+    @Test("a retry whose text is canonically equivalent but not the same bytes is ALREADY_EXISTS")
+    func retryComparesBytes() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let id = LogID.generateV7()
+        let composed = "caf\u{E9}"  // é as one code point
+        let decomposed = "cafe\u{301}"  // e + combining acute accent
+        #expect(composed == decomposed, "Swift's String equality calls them equal")
+        #expect(await store.append(id: id, category: composed, content: composed).value?.created == true)
+        #expect(await store.append(id: id, category: composed, content: decomposed).status?.code == .alreadyExists)
+        #expect(await store.append(id: id, category: decomposed, content: composed).status?.code == .alreadyExists)
+        #expect(await store.append(id: id, category: composed, content: composed).value?.created == false)
+    }
+
     @Test("an absent sibling_order is 1 + the highest among the parent's children")
     func siblingOrderAssignment() async throws {
         let store = try LogStore.temporary(in: self.directory)

@@ -72,6 +72,25 @@ struct CheckpointTests {
         #expect(rows == "400")
     }
 
+    @Test("appends far apart, each writing as many frames as the last, each reach the database file")
+    func quietPassAfterEveryPause() async throws {
+        let store = try self.store(checkpointPages: 1_000_000, quiet: .milliseconds(30))
+        for expected in 1...5 {
+            // Once the WAL is copied, this commit starts it over with the same number of frames
+            // as the last one: the frame count alone does not show that the WAL is new.
+            _ = await store.append(content: "the same shape every time")
+            var rows = self.rowsInDatabaseFileAlone()
+            let deadline = ContinuousClock.now + .seconds(5)
+            while rows != "\(expected)", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+                rows = self.rowsInDatabaseFileAlone()
+            }
+            #expect(rows == "\(expected)", "append \(expected) in the database file")
+            // Past two quiet delays: the checks have ended before the next append.
+            try await Task.sleep(for: .milliseconds(150))
+        }
+    }
+
     @Test("under appends that never pause, the WAL starts over instead of growing")
     func walStaysBounded() async throws {
         let pages: Int32 = 128

@@ -8,17 +8,24 @@ import Testing
 struct DiskFullTests {
     let directory = TemporaryDirectory()
 
-    @Test("an append whose WAL flush cannot be confirmed is answered UNAVAILABLE, never OK")
+    @Test("an append whose WAL flush cannot be confirmed is answered UNAVAILABLE, never OK, nor sent live, and appends stay refused")
     func failedFlush() async throws {
         let store = try LogStore.temporary(in: self.directory)
-        _ = try #require(await store.append(content: "makes the WAL").value)
+        let parent = try #require(await store.append(content: "makes the WAL").value).record.id
+        let follower = store.feed.subscribe(parentID: parent) {}
         // The WAL vanishes from under SQLite (which writes on through its descriptor): the
         // commit happens, but its flush cannot be confirmed.
         try FileManager.default.removeItem(atPath: store.path + "-wal")
         let id = LogID.generateV7()
-        let result = await store.append(id: id, content: "unconfirmed")
+        let result = await store.append(id: id, parent: parent, content: "unconfirmed")
         #expect(result.status?.code == .unavailable)
         #expect(result.status?.message.contains("not confirmed durable") == true)
+        #expect(follower.take() == .entries([]), "a row not confirmed durable is not sent live")
+        // Later flushes cannot vouch for what the failed one may have lost: appends stay refused.
+        let later = await store.append(parent: parent, content: "after the failure")
+        #expect(later.status?.code == .unavailable)
+        #expect(later.status?.message.contains("until orchlogd is restarted") == true)
+        store.feed.unsubscribe(follower)
     }
 
     @Test("a full database: appends fail with UNAVAILABLE and write nothing, reads go on, appends resume once there is room")

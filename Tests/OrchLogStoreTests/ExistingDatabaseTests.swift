@@ -39,6 +39,50 @@ struct ExistingDatabaseTests {
         #expect(columns.split(separator: "\n").map(String.init) == Schema.columns)
     }
 
+    @Test("rowids at the ends of the range, chosen by another tool, do not stop appends")
+    func extremeRowIDs() async throws {
+        let root = "11111111-1111-4111-8111-111111111111"
+        // The largest rowid, there before the server starts: SQLite then picks rowids at random.
+        let highest = self.directory.file("highest.db")
+        try sqlite3CLI(highest, Schema.createTable + ";\n" + """
+            INSERT INTO orchestration_session_log (rowid, orchestration_session_log_id, content)
+              VALUES (9223372036854775807, '\(root)', 'root');
+            """)
+        let store = try LogStore(path: highest, logger: Logger(label: "test"))
+        #expect(await store.append(parent: root, content: "a").value?.created == true)
+        store.close()
+
+        // The same rowid written by another process while the server runs (its poll sees it).
+        let late = self.directory.file("late.db")
+        try sqlite3CLI(late, Schema.createTable + ";\n" + """
+            INSERT INTO orchestration_session_log (orchestration_session_log_id, content) VALUES ('\(root)', 'root');
+            """)
+        var options = StoreOptions()
+        options.pollExternalMillis = 20
+        let running = try LogStore(path: late, options: options, logger: Logger(label: "test"))
+        #expect(await running.append(parent: root, content: "before").value?.created == true)
+        try sqlite3CLI(late, """
+            INSERT INTO orchestration_session_log (rowid, orchestration_session_log_id, parent_exec_id, content)
+              VALUES (9223372036854775807, '22222222-2222-4222-8222-222222222222', '\(root)', 'from outside');
+            """)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await running.append(parent: root, content: "after").value?.created == true)
+        #expect(running.entryCount == 4)
+        running.close()
+
+        // Only negative rowids: the next one SQLite picks is negative too; its seq reads as 0.
+        let negative = self.directory.file("negative.db")
+        try sqlite3CLI(negative, Schema.createTable + ";\n" + """
+            INSERT INTO orchestration_session_log (rowid, orchestration_session_log_id, content) VALUES (-10, '\(root)', 'root');
+            """)
+        let below = try LogStore(path: negative, logger: Logger(label: "test"))
+        let child = try #require(await below.append(parent: root, content: "child").value)
+        #expect(child.created && child.record.seq == 0)
+        let read = try await below.readNow { try $0.entry(id: child.record.id) }
+        #expect(read?.content == "child")
+        below.close()
+    }
+
     @Test("a table with other columns is refused with a clear error")
     func refusesOtherColumns() throws {
         let path = self.directory.file("other.db")

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import OrchLogStore
 import OrchLogTestSupport
@@ -22,17 +23,59 @@ struct ReadTests {
         var cursor: UInt64 = 0
         while true {
             let after = cursor
-            let page = try await store.readNow { try $0.children(of: parent, afterSeq: after, limit: 7) }
+            let page = try await store.readNow { try $0.children(of: parent, afterSeq: after, limit: 7).rows }
             if page.isEmpty { break }
             seen += page.map(\.seq)
             cursor = page.last!.seq
         }
         #expect(seen == seqs)
         let after19 = seqs[19]
-        let tail = try await store.readNow { try $0.children(of: parent, afterSeq: after19, limit: 100) }
+        let tail = try await store.readNow { try $0.children(of: parent, afterSeq: after19, limit: 100).rows }
         #expect(tail.map(\.seq) == Array(seqs[20...]))
-        let roots = try await store.readNow { try $0.children(of: nil, afterSeq: 0, limit: 1000) }
+        let roots = try await store.readNow { try $0.children(of: nil, afterSeq: 0, limit: 1000).rows }
         #expect(roots.count == 26 && roots.allSatisfy { $0.parentID == nil })
+    }
+
+    @Test("a page ends early once it holds its bytes, with at least one row, and says there is more")
+    func pagesEndAtTheirBytes() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let parent = try #require(await store.append(content: "p").value).record.id
+        var ids: [String] = []
+        for i in 0..<10 {
+            ids.append(try #require(await store.append(parent: parent, content: String(repeating: "x", count: 1000 * (i + 1))).value).record.id)
+        }
+        // Children: 1,000 + 2,000 + 3,000 bytes of content reach 5,000; the next page starts after them.
+        let first = try await store.readNow { try $0.children(of: parent, afterSeq: 0, limit: 100, maxBytes: 5000) }
+        #expect(first.rows.map(\.id) == Array(ids[0..<3]) && !first.isLast)
+        let big = try await store.readNow { try $0.children(of: parent, afterSeq: first.rows[2].seq, limit: 100, maxBytes: 1) }
+        #expect(big.rows.map(\.id) == [ids[3]] && !big.isLast, "one row even when it alone is over")
+        let rest = try await store.readNow { try $0.children(of: parent, afterSeq: big.rows[0].seq, limit: 100) }
+        #expect(rest.rows.map(\.id) == Array(ids[4...]) && rest.isLast)
+        // Tree pages the same way, across the ordered and the NULL-order children.
+        try sqlite3CLI(store.path, """
+            INSERT INTO orchestration_session_log VALUES
+              ('dddddddd-dddd-4ddd-8ddd-dddddddddddd', NULL, '\(parent)', replace(hex(zeroblob(1500)), '0', 'y'), NULL, NULL);
+            """)
+        var seen: [TreeChild] = []
+        var pages = 0
+        while true {
+            let after = seen.last
+            let page = try await store.readNow { try $0.treeChildren(of: parent, depth: 1, after: after, limit: 100, maxBytes: 4000) }
+            #expect(!page.rows.isEmpty)
+            seen += page.rows
+            pages += 1
+            if page.isLast { break }
+        }
+        #expect(seen.count == 11 && Set(seen.map(\.item.record.id)).count == 11)
+        #expect(pages >= 8, "pages of at most ~4,000 bytes: \(pages)")
+        // The walker stops a batch at its bytes too.
+        let items = try await store.tree(parent)
+        #expect(items.count == 12)
+        let batch = try await store.readNow { reader in
+            var walker = TreeWalker(root: try #require(try reader.entry(id: parent)), maxDepth: 0, pageBytes: 2500)
+            return try walker.next(limit: 100, maxBytes: 2500, using: reader)
+        }
+        #expect(batch.count == 3, "the root, 1,000 and 2,000 bytes reach 2,500")
     }
 
     @Test("GetTree order: preorder, siblings by sibling_order with NULL last, then seq; depths")
@@ -113,8 +156,9 @@ struct ReadTests {
         while true {
             let after = seen.last
             let page = try await store.readNow { try $0.treeChildren(of: root, depth: 1, after: after, limit: 128) }
-            seen += page
-            if page.count < 128 { break }
+            seen += page.rows
+            #expect(page.isLast == (page.rows.count < 128))
+            if page.isLast { break }
         }
         #expect(seen.map(\.item.record.id) == children)
         #expect(seen.map(\.item.depth) == Array(repeating: 1, count: children.count))
@@ -136,14 +180,43 @@ struct ReadTests {
               ('bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', 42, '\(root)', 12345, 'not a number', NULL),
               ('cccccccc-cccc-4ccc-8ccc-cccccccccccc', NULL, '\(root)', x'', NULL, '"s"');
             """)
-        let page = try await store.readNow { try $0.treeChildren(of: root, depth: 1, after: nil, limit: 100) }
+        let page = try await store.readNow { try $0.treeChildren(of: root, depth: 1, after: nil, limit: 100).rows }
         #expect(page.count == 6)
         for child in page {
             let id = child.item.record.id
             let record = try #require(try await store.readNow { try $0.entry(id: id) })
             #expect(child.item == TreeItem(record: record, depth: 1), "\(id)")
-            #expect(child.siblingOrder == record.siblingOrder && child.seq == record.seq)
+            #expect(child.rowID == Int64(record.seq))
+            switch child.siblingOrder {
+            case .integer(let order)?: #expect(order == record.siblingOrder)
+            case nil: #expect(record.siblingOrder == nil)
+            default: #expect(id == "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", "only the text order is not an integer")
+            }
             #expect(child.item.record.content == record.content)
+        }
+    }
+
+    @Test("GetTree pages over real, text and blob orders and negative rowids another tool stored, each child once")
+    func treePagesOverForeignOrders() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        let root = try #require(await store.append(content: "root").value).record.id
+        // (rowid, sibling_order) in the order GetTree must send them: numbers, then text, then
+        // blobs, then NULL; equal orders by rowid.
+        let rows: [(Int64, String)] = [
+            (-20, "1"), (-7, "2.5"), (30, "2.5"), (31, "2.5"), (32, "2.5"), (-1, "'x'"), (33, "'x'"), (34, "'x'"),
+            (35, "x'00'"), (36, "x'00'"), (-5, "NULL"), (-3, "NULL"), (37, "NULL"),
+        ]
+        let ids = rows.indices.map { String(format: "00000000-0000-4000-8000-%012d", $0) }
+        let inserts = zip(ids, rows).map { id, row in
+            "(\(row.0), '\(id)', '\(root)', 'c', \(row.1))"
+        }.joined(separator: ",\n")
+        try sqlite3CLI(store.path, """
+            INSERT INTO orchestration_session_log (rowid, orchestration_session_log_id, parent_exec_id, content, sibling_order)
+            VALUES \(inserts);
+            """)
+        for pageSize in [1, 2, 3, 100] {
+            let items = try await store.tree(root, pageSize: pageSize)
+            #expect(items.map(\.record.id) == [root] + ids, "page size \(pageSize)")
         }
     }
 }

@@ -40,6 +40,27 @@ package final class Statement {
         }
     }
 
+    /// Binds a value read by `value(_:)`, of the type it was stored with.
+    package func bind(_ index: Int32, _ value: StoredValue?) {
+        switch value {
+        case nil: sqlite3_bind_null(self.handle, index)
+        case .integer(let integer): sqlite3_bind_int64(self.handle, index, integer)
+        case .real(let real): sqlite3_bind_double(self.handle, index, real)
+        case .text(let bytes), .blob(let bytes):
+            bytes.withUnsafeBytes { raw in
+                // A zero-length text or blob still needs a non-NULL pointer, or it binds NULL.
+                let start = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
+                if case .text = value {
+                    _ = start.withMemoryRebound(to: CChar.self, capacity: raw.count) {
+                        sqlite3_bind_text(self.handle, index, $0, Int32(raw.count), csqlite_transient())
+                    }
+                } else {
+                    _ = sqlite3_bind_blob(self.handle, index, start, Int32(raw.count), csqlite_transient())
+                }
+            }
+        }
+    }
+
     package func bind(_ index: Int32, _ value: Int64?) {
         if let value {
             sqlite3_bind_int64(self.handle, index, value)
@@ -97,4 +118,31 @@ package final class Statement {
     package func int64(_ column: Int32) -> Int64? {
         self.isNull(column) ? nil : sqlite3_column_int64(self.handle, column)
     }
+
+    /// The column exactly as stored (nil for NULL): what `int64(_:)` would round or replace.
+    package func value(_ column: Int32) -> StoredValue? {
+        switch sqlite3_column_type(self.handle, column) {
+        case SQLITE_INTEGER:
+            return .integer(sqlite3_column_int64(self.handle, column))
+        case SQLITE_FLOAT:
+            return .real(sqlite3_column_double(self.handle, column))
+        case SQLITE_TEXT:
+            let bytes = sqlite3_column_text(self.handle, column)
+            return .text(Array(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(self.handle, column)))))
+        case SQLITE_BLOB:
+            let bytes = sqlite3_column_blob(self.handle, column)?.assumingMemoryBound(to: UInt8.self)
+            return .blob(Array(UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(self.handle, column)))))
+        default:
+            return nil
+        }
+    }
+}
+
+/// A non-NULL SQLite value as stored. A column of INTEGER affinity still holds reals, text and
+/// blobs that another tool wrote; a cursor over it binds them back unchanged.
+package enum StoredValue: Sendable, Equatable {
+    case integer(Int64)
+    case real(Double)
+    case text([UInt8])
+    case blob([UInt8])
 }
