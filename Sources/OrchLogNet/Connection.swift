@@ -171,6 +171,10 @@ package final class Connection: ReadinessHandler, @unchecked Sendable {
             self.token = nil
         }
         Glibc.close(self.fd)
+        // A closed connection may outlive its socket for a while (a timer that still holds its
+        // handler): it keeps no buffers.
+        self.decoder = FrameDecoder(maxFrameBytes: self.options.maxFrameBytes)
+        self.outbound = OutboundBuffer(highWatermark: self.options.highWatermark, lowWatermark: self.options.lowWatermark)
         let handler = self.handler
         self.handler = nil
         handler?.connectionDidClose(self, reason: self.closeReason.isEmpty ? reason : self.closeReason)

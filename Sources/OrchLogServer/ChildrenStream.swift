@@ -28,6 +28,8 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
     private var source = Source.database(exhausted: false)
     private var ready: [EncodedEntry] = []
     private var readyIndex = 0
+    /// Bytes of the entries in `ready` not sent yet.
+    private var readyBytes = 0
     private var fetching = false
     private var subscription: FeedSubscription?
 
@@ -62,12 +64,9 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
     }
 
     func pump() {
-        let pageSize = self.connection.configuration.streamPageSize
         while self.call.isOpen {
-            // Read the next page while this one is being sent (at most two pages are held), and
-            // even without credit, so that an exhausted backlog ends the stream without more.
             if case .database(exhausted: false) = self.source, !self.fetching,
-               self.ready.count - self.readyIndex <= pageSize
+               self.connection.shouldReadAhead(self.call, buffered: self.ready.count - self.readyIndex, bytes: self.readyBytes)
             {
                 self.fetch(checkParent: false)
             }
@@ -75,6 +74,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
                 guard self.connection.canSend(self.call) else { return }
                 let entry = self.ready[self.readyIndex]
                 self.readyIndex += 1
+                self.readyBytes -= entry.bytes.count
                 self.cursor = entry.seq
                 self.connection.send(self.call, payload: entry.bytes)
                 if let remaining {
@@ -88,6 +88,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
             }
             self.ready = []
             self.readyIndex = 0
+            self.readyBytes = 0
             switch self.source {
             case .database(exhausted: false):
                 return  // the page being read calls pump again
@@ -106,6 +107,7 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
                     // switch; usually every entry is new and the array is kept as it is.
                     let cursor = self.cursor
                     self.ready = entries[0].seq > cursor ? entries : entries.filter { $0.seq > cursor }
+                    self.readyBytes = self.ready.reduce(0) { $0 + $1.bytes.count }
                 case .overflowed:
                     self.source = .database(exhausted: false)
                     self.fetchedThrough = self.cursor
@@ -119,25 +121,28 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
         let parentID = self.parentID
         let after = self.fetchedThrough
         let pageSize = self.connection.configuration.streamPageSize
+        let pageBytes = self.connection.configuration.streamPageBytes
         let loop = self.connection.loop
         self.connection.store.read({ reader throws(RPCStatus) in
             if checkParent, let parentID, try reader.entry(id: parentID) == nil {
                 throw .notFound("parent_exec_id: entry \(parentID) not found")
             }
+            let page = try reader.children(of: parentID, afterSeq: after, limit: pageSize, maxBytes: pageBytes)
             // Encoded here, so that the connection's queue only copies bytes.
-            return try reader.children(of: parentID, afterSeq: after, limit: pageSize).map(EncodedEntry.init)
+            return (entries: page.rows.map(EncodedEntry.init), isLast: page.isLast)
         }, completion: { result in
             loop.execute {
                 self.fetching = false
                 guard self.call.isOpen else { return }
                 switch result {
                 case .success(let page):
-                    let fresh = page.filter { $0.seq > self.fetchedThrough }
+                    let fresh = page.entries.filter { $0.seq > self.fetchedThrough }
                     self.ready.removeSubrange(0..<self.readyIndex)
                     self.readyIndex = 0
                     self.ready.append(contentsOf: fresh)
-                    self.fetchedThrough = max(self.fetchedThrough, page.last?.seq ?? 0)
-                    self.source = .database(exhausted: page.count < pageSize)
+                    self.readyBytes += fresh.reduce(0) { $0 + $1.bytes.count }
+                    self.fetchedThrough = max(self.fetchedThrough, page.entries.last?.seq ?? 0)
+                    self.source = .database(exhausted: page.isLast)
                     self.pump()
                 case .failure(let status):
                     self.connection.finish(self.call, status)

@@ -26,11 +26,16 @@ extension Frame {
         }
     }
 
-    static func pong(_ payload: Data) -> Frame {
-        Frame.with {
+    /// The answer to a ping: its payload, and call_id 0 written out as in every frame the server
+    /// sends, unless that makes the frame larger than `maxFrameBytes` (a ping of the largest size
+    /// that left its call_id out).
+    static func pong(_ payload: Data, maxFrameBytes: Int) -> Frame {
+        var frame = Frame.with {
             $0.callID = 0
             $0.pong = .with { $0.payload = payload }
         }
+        if ((try? frame.serializedBytes() as [UInt8])?.count ?? 0) > maxFrameBytes { frame.clearCallID() }
+        return frame
     }
 
     /// The frame kind's name as in docs/PROTOCOL.md, for error messages.

@@ -29,7 +29,7 @@ enum LogService {
                     version: connection.configuration.version, entryCount: connection.store.entryCount
                 )))
             case .unknown(let path):
-                throw RPCStatus(.unimplemented, "method \"\(path.prefix(200))\" is not implemented by this server")
+                throw RPCStatus(.unimplemented, "method \"\(path.excerpt(maxBytes: 200))\" is not implemented by this server")
             }
         } catch {
             connection.finish(call, error)

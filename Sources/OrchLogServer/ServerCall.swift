@@ -23,7 +23,11 @@ final class ServerCall: @unchecked Sendable {
     var hasCredit: Bool { self.credit.map { $0 > 0 } ?? true }
 
     func grant(_ n: UInt32) {
-        if let credit { self.credit = credit + UInt64(n) }
+        // Saturates: a peer that grants more than 2^64 messages in total must not trap the server.
+        if let credit {
+            let (sum, overflow) = credit.addingReportingOverflow(UInt64(n))
+            self.credit = overflow ? .max : sum
+        }
     }
 
     func spendCredit() {

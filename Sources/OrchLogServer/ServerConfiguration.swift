@@ -25,6 +25,9 @@ package struct ServerConfiguration: Sendable {
     package var eventLoops = 2
     /// Messages per page when streams read from the database.
     package var streamPageSize = 256
+    /// Bytes of messages after which a page ends early (it holds at least one): a stream of
+    /// big entries holds few of them.
+    package var streamPageBytes = 64 * 1024
     /// When set, `hello` must carry this token, else the connection gets UNAUTHENTICATED.
     package var authToken: [UInt8]?
     /// Sent in `hello_ack` and `Health`.

@@ -55,7 +55,8 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     /// Starts reading; the peer has `helloTimeoutMillis` to say hello.
     func start() {
         self.connection.start(handler: self)
-        self.queue.asyncAfter(deadline: .now() + .milliseconds(self.configuration.helloTimeoutMillis)) {
+        self.queue.asyncAfter(deadline: .now() + .milliseconds(self.configuration.helloTimeoutMillis)) { [weak self] in
+            guard let self else { return }
             if self.phase == .awaitingHello {
                 self.goAway(RPCStatus(.deadlineExceeded, "no hello within \(self.configuration.helloTimeoutMillis) ms"))
             }
@@ -103,7 +104,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
                 self.finish(call, RPCStatus(.cancelled, "cancelled by the client"))
             }
         case (_, .ping(let ping)):
-            self.connection.send(.pong(ping.payload))
+            self.connection.send(.pong(ping.payload, maxFrameBytes: self.configuration.maxFrameBytes))
         case (_, .pong):
             return
         case (_, .helloAck), (_, .message), (_, .end), (_, .goaway):
@@ -207,6 +208,17 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     /// Whether a streaming call may send one more message now.
     func canSend(_ call: ServerCall) -> Bool {
         call.isOpen && self.connection.isWritable && call.hasCredit
+    }
+
+    /// Whether a stream holding `buffered` messages of `bytes` should read its next page now.
+    /// While it sends, it reads ahead until a page is buffered, so the reader and this queue
+    /// work at the same time. While it cannot send (no credit, output above the watermark) it
+    /// reads only once its buffer is empty, to learn whether the stream has ended: then it
+    /// holds at most one page, and a stream that never gets credit pins no more than that.
+    func shouldReadAhead(_ call: ServerCall, buffered: Int, bytes: Int) -> Bool {
+        buffered == 0
+            || (self.canSend(call) && buffered <= self.configuration.streamPageSize
+                && bytes < self.configuration.streamPageBytes)
     }
 
     /// Sends one response message of `call`, already encoded (unary responses are written by

@@ -13,6 +13,8 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
     /// Encoded `TreeNode`s read and not sent yet.
     private var ready: [[UInt8]] = []
     private var readyIndex = 0
+    /// Bytes of the nodes in `ready` not sent yet.
+    private var readyBytes = 0
     private var fetching = false
     let isFollowing = false
 
@@ -29,15 +31,16 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
 
     func pump() {
         while self.call.isOpen {
-            // Read the next page while this one is being sent: the reader's queue and this
-            // connection's queue then work at the same time.
-            if !self.fetching && self.walker?.isFinished != true && self.ready.count - self.readyIndex <= self.prefetchBelow {
+            if !self.fetching && self.walker?.isFinished != true
+                && self.connection.shouldReadAhead(self.call, buffered: self.ready.count - self.readyIndex, bytes: self.readyBytes)
+            {
                 self.fetch()
             }
             if self.readyIndex < self.ready.count {
                 guard self.connection.canSend(self.call) else { return }
                 let node = self.ready[self.readyIndex]
                 self.readyIndex += 1
+                self.readyBytes -= node.count
                 self.connection.send(self.call, payload: node)
                 continue
             }
@@ -48,15 +51,13 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
         }
     }
 
-    /// Buffered nodes below which the next page is read (at most two pages are held).
-    private var prefetchBelow: Int { self.connection.configuration.streamPageSize }
-
     private func fetch() {
         self.fetching = true
         let walker = self.walker
         let rootID = self.rootID
         let maxDepth = self.maxDepth
         let pageSize = self.connection.configuration.streamPageSize
+        let pageBytes = self.connection.configuration.streamPageBytes
         let loop = self.connection.loop
         self.connection.store.read({ reader throws(RPCStatus) in
             var walker = walker
@@ -64,11 +65,11 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
                 guard let root = try reader.entry(id: rootID) else {
                     throw .notFound("root_id: entry \(rootID) not found")
                 }
-                walker = TreeWalker(root: root, maxDepth: maxDepth)
+                walker = TreeWalker(root: root, maxDepth: maxDepth, pageBytes: pageBytes)
             }
             // One snapshot per page; encoded here, so that the connection's queue only copies bytes.
             let nodes = try reader.snapshot { () throws(RPCStatus) in
-                try walker!.next(limit: pageSize, using: reader).map(\.node)
+                try walker!.next(limit: pageSize, maxBytes: pageBytes, using: reader).map(\.node)
             }
             return (walker!, nodes)
         }, completion: { result in
@@ -80,6 +81,7 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
                     self.walker = walker
                     self.ready.removeSubrange(0..<self.readyIndex)
                     self.ready.append(contentsOf: nodes)
+                    self.readyBytes += nodes.reduce(0) { $0 + $1.count }
                     self.readyIndex = 0
                     self.pump()
                 case .failure(let status):

@@ -106,6 +106,38 @@ struct CallLifecycleTests {
         #expect(pong.payload == Data("hi there".utf8))
     }
 
+    @Test("the pong of a ping of the largest frame size fits in a frame too")
+    func pingOfLargestSize() throws {
+        let maxFrame = 128 * 1024
+        let server = try TestServer { $0.maxFrameBytes = maxFrame }
+        let client = try server.client()
+        // A ping that leaves call_id out, padded to exactly the largest frame.
+        func ping(_ size: Int) -> Frame { Frame.with { $0.ping = .with { $0.payload = Data(repeating: 7, count: size) } } }
+        var size = maxFrame - 16
+        while try (ping(size + 1).serializedBytes() as [UInt8]).count <= maxFrame { size += 1 }
+        #expect(try (ping(size).serializedBytes() as [UInt8]).count == maxFrame)
+        try client.send(ping(size))
+        let frame = try client.readFrame()
+        guard case .pong(let pong) = frame.kind else {
+            Issue.record("expected pong, got another frame")
+            return
+        }
+        #expect(pong.payload.count == size)
+        #expect(try (frame.serializedBytes() as [UInt8]).count <= maxFrame)
+        #expect(try client.call(MethodPath.health, Orchlog_V1_HealthRequest()).code == .ok)
+    }
+
+    @Test("an unknown method is quoted in at most 200 bytes, even when it is one long Character")
+    func unknownMethodQuoteIsBounded() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        let method = "a" + String(repeating: "\u{301}", count: 20_000)  // one Character, 40 KB
+        #expect(method.count == 1)
+        let outcome = try client.collect(try client.start(method, Orchlog_V1_HealthRequest()))
+        #expect(outcome.code == .unimplemented)
+        #expect(outcome.message.utf8.count < 300, "\(outcome.message.utf8.count) bytes")
+    }
+
     @Test("calls beyond max concurrent calls end with RESOURCE_EXHAUSTED; the connection stays")
     func tooManyCalls() throws {
         let server = try TestServer { $0.maxConcurrentCalls = 3 }

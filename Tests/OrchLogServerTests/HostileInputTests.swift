@@ -87,7 +87,11 @@ struct HostileInputTests {
     @Test("with an auth token configured, hello must carry it: missing or wrong is UNAUTHENTICATED")
     func authToken() throws {
         let server = try TestServer { $0.authToken = Array("s3cret-token".utf8) }
-        for (token, reason) in [(nil, "auth token required"), ("s3cret-tokex", "invalid auth token"), ("s3cret-token-longer", "invalid auth token")] {
+        let padded = "s3cret-token" + String(repeating: "\u{0}", count: 256)  // lengths differ by 256
+        for (token, reason) in [
+            (nil, "auth token required"), ("s3cret-tokex", "invalid auth token"), ("s3cret-token-longer", "invalid auth token"),
+            (padded, "invalid auth token"),
+        ] {
             let client = try RawClient(port: server.port)
             try client.send(Frame.with {
                 $0.hello = .with {

@@ -166,10 +166,15 @@ final class RawClient: @unchecked Sendable {
     /// The next `count` message payloads of `callID`, failing if the call ends first.
     func messages(_ callID: UInt32, count: Int) throws -> [Data] {
         var out: [Data] = []
+        var skipped: [Frame] = []
+        // Frames of other calls stay in the backlog, in order, ahead of those read after them.
+        var pending = self.backlog
+        self.backlog = []
+        defer { self.backlog = skipped + pending + self.backlog }
         while out.count < count {
-            let frame = try self.readFrame()
+            let frame = pending.isEmpty ? try self.readFromSocket() : pending.removeFirst()
             guard frame.callID == callID else {
-                self.backlog.append(frame)
+                skipped.append(frame)
                 continue
             }
             switch frame.kind {
