@@ -40,38 +40,39 @@ package enum LogID {
     package static func generateV7() -> String {
         let (millis, counter) = v7Clock.withLock { $0.tick() }
         var rng = SystemRandomNumberGenerator()
-        let random = rng.next() as UInt64
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (40 - 8 * UInt64(i))) }
-        bytes[6] = 0x70 | UInt8(truncatingIfNeeded: counter >> 8)
-        bytes[7] = UInt8(truncatingIfNeeded: counter)
-        for i in 0..<8 { bytes[8 + i] = UInt8(truncatingIfNeeded: random >> (56 - 8 * UInt64(i))) }
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return format(bytes)
+        let random: UInt64 = rng.next()
+        // Bytes 0–5 the milliseconds, 6–7 version 7 and the counter, 8 the variant (10) and then
+        // random bits to the end.
+        let high = (millis & 0xFFFF_FFFF_FFFF) << 16 | 0x7000 | UInt64(counter & 0x0FFF)
+        let low = 0x8000_0000_0000_0000 | (random & 0x3FFF_FFFF_FFFF_FFFF)
+        return format(high: high, low: low)
     }
 
     /// A random UUIDv4, for comparisons against v7 (benchmarks, tests).
     package static func generateV4() -> String {
         var rng = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<16 { bytes[i] = rng.next() }
-        bytes[6] = 0x40 | (bytes[6] & 0x0F)
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        return format(bytes)
+        let high = (rng.next() as UInt64) & 0xFFFF_FFFF_FFFF_0FFF | 0x4000
+        let low = 0x8000_0000_0000_0000 | ((rng.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF)
+        return format(high: high, low: low)
     }
 
-    /// 16 bytes as canonical lowercase UUID text.
-    package static func format(_ bytes: [UInt8]) -> String {
-        precondition(bytes.count == 16, "a UUID has 16 bytes")
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, b) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0x0F)])
+    /// A UUID's 128 bits (`high` holds its first 8 bytes, big-endian) as canonical lowercase
+    /// text, written straight into the string's storage.
+    package static func format(high: UInt64, low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 36) { text in
+            var out = 0
+            for nibble in 0..<32 {
+                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
+                    text[out] = UInt8(ascii: "-")
+                    out += 1
+                }
+                let word = nibble < 16 ? high : low
+                let digit = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (nibble % 16))) & 0x0F
+                text[out] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                out += 1
+            }
+            return out
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -110,7 +111,7 @@ private let v7Clock = Locked(V7Clock())
 package func canonicalID(_ text: String?, field: String) throws(RPCStatus) -> String {
     guard let text else { throw .invalidArgument("\(field): required") }
     guard let id = LogID.canonical(text) else {
-        throw .invalidArgument("\(field): \"\(text.prefix(64))\" is not a UUID (8-4-4-4-12 hex digits)")
+        throw .invalidArgument("\(field): \"\(text.excerpt(maxBytes: 64))\" is not a UUID (8-4-4-4-12 hex digits)")
     }
     return id
 }

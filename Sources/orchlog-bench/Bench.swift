@@ -104,16 +104,52 @@ enum IDKind: String, CaseIterable {
 /// The entries the scenarios write: shaped like an orchestrator's notes.
 enum SampleEntry {
     static func child(of parent: String, index: Int, ids: IDKind) -> Orchlog_V1_LogEntry {
+        self.child(of: parent, index: index, id: ids.generate())
+    }
+
+    static func child(of parent: String, index: Int, id: String) -> Orchlog_V1_LogEntry {
         .with {
-            $0.orchestrationSessionLogID = ids.generate()
+            $0.orchestrationSessionLogID = id
             $0.parentExecID = parent
             $0.category = index % 10 == 0 ? "warning" : "note"
             $0.content = "step \(index): task finished, 3 files written"
         }
     }
+}
 
-    /// The serialized AppendLog request of a new child of `parent`.
-    static func appendRequest(parent: String, ids: IDKind) -> [UInt8] {
-        Orchlog_V1_AppendLogRequest.with { $0.entry = self.child(of: parent, index: 0, ids: ids) }.encodedBytes()
+/// Serialized AppendLog requests of new children of one parent, each with a fresh id.
+///
+/// The request is encoded once; each call copies it and writes a new id over the old one (ids
+/// are 36 bytes of text), as redis-benchmark writes random keys into a command it built once.
+/// The load generator's CPU then goes to the calls, not to encoding the same message again.
+struct AppendRequests: Sendable {
+    private let template: [UInt8]
+    private let idOffset: Int
+    private let ids: IDKind
+
+    init(parent: String, ids: IDKind) {
+        let encode = { (id: String) in
+            Orchlog_V1_AppendLogRequest.with { $0.entry = SampleEntry.child(of: parent, index: 0, id: id) }.encodedBytes()
+        }
+        let id = ids.generate()
+        self.template = encode(id)
+        guard let range = self.template.firstRange(of: Array(id.utf8)) else {
+            preconditionFailure("an encoded AppendLog request holds its entry's id")
+        }
+        self.idOffset = range.lowerBound
+        self.ids = ids
+        let other = ids.generate()
+        precondition(self.request(id: other) == encode(other), "a request with its id written over is the request encoded with that id")
+    }
+
+    /// The request of one more new child.
+    func next() -> [UInt8] { self.request(id: self.ids.generate()) }
+
+    private func request(id: String) -> [UInt8] {
+        var request = self.template
+        request.withUnsafeMutableBufferPointer { bytes in
+            for (index, byte) in id.utf8.enumerated() { bytes[self.idOffset + index] = byte }
+        }
+        return request
     }
 }

@@ -42,11 +42,20 @@ struct LogIDTests {
         #expect(millis <= now + 5 && millis + 5000 >= now)
     }
 
-    @Test("v4 ids are canonical with version 4")
+    @Test("v4 ids are canonical with version 4 and variant 10, and random")
     func v4() {
         let id = LogID.generateV4()
         #expect(LogID.canonical(id) == id)
         #expect(Array(id)[14] == "4")
+        #expect("89ab".contains(Array(id)[19]))
+        #expect(LogID.generateV4() != id)
+    }
+
+    @Test("128 bits are written as 8-4-4-4-12 lowercase hex, first byte first")
+    func format() {
+        #expect(LogID.format(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210) == "01234567-89ab-cdef-fedc-ba9876543210")
+        #expect(LogID.format(high: 0, low: 0) == "00000000-0000-0000-0000-000000000000")
+        #expect(LogID.format(high: .max, low: .max) == "ffffffff-ffff-ffff-ffff-ffffffffffff")
     }
 }
 

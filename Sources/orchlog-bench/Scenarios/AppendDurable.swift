@@ -10,11 +10,12 @@ extension Bench {
         for ids in IDKind.allCases {
             var shapes = self.sizes.appendConnections.map { (connections: $0, inFlight: 1) }
             shapes.append((connections: 1, inFlight: self.sizes.pipelinedCalls))
+            let requests = AppendRequests(parent: parent, ids: ids)
             for shape in shapes {
                 let load = CallLoad(
                     method: MethodPath.appendLog, connections: shape.connections, inFlight: shape.inFlight,
                     threads: self.clientThreads, warmupSeconds: self.sizes.warmupSeconds, seconds: self.sizes.seconds,
-                    port: server.port, serverPID: server.pid, makeRequest: { _ in SampleEntry.appendRequest(parent: parent, ids: ids) }
+                    port: server.port, serverPID: server.pid, makeRequest: { _ in requests.next() }
                 )
                 let result = try load.run()
                 self.report.add(
