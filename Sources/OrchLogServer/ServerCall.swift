@@ -11,8 +11,8 @@ final class ServerCall: @unchecked Sendable {
     private(set) var isOpen = true
     /// The producer of a streaming call's messages.
     var stream: (any ResponseStream)?
-    /// Fires DEADLINE_EXCEEDED; cancelled when the call ends first.
-    var deadline: DispatchWorkItem?
+    /// When the call ends with DEADLINE_EXCEEDED if still open, and the timeout_ms it came from.
+    var deadline: (at: DispatchTime, millis: UInt32)?
 
     init(id: UInt32, method: RPCMethod, initialCredit: UInt32) {
         self.id = id
@@ -38,8 +38,6 @@ final class ServerCall: @unchecked Sendable {
     func close() -> Bool {
         guard self.isOpen else { return false }
         self.isOpen = false
-        self.deadline?.cancel()
-        self.deadline = nil
         self.stream?.stop()
         self.stream = nil
         return true

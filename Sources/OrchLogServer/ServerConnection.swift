@@ -30,6 +30,9 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     private let onClose: @Sendable (ServerConnection) -> Void
     private var phase = Phase.awaitingHello
     private var calls: [UInt32: ServerCall] = [:]
+    private lazy var deadlines = CallDeadlines(queue: self.queue) { [weak self] now in
+        self?.endCalls(pastDeadlineAt: now)
+    }
     private var lastCallID: UInt32 = 0
     private var lastActivity = DispatchTime.now()
     /// Bytes a `message` frame adds around its payload: call id, tags and length varints.
@@ -132,6 +135,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         self.logger.debug("connection closed", metadata: ["reason": "\(reason)"])
         self.phase = .closed
         self.abandonCalls()
+        self.deadlines.cancel()
         self.onClose(self)
     }
 
@@ -192,13 +196,9 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         let call = ServerCall(id: callID, method: start.method, initialCredit: start.initialCredit)
         self.calls[callID] = call
         if start.timeoutMs > 0 {
-            let timeout = start.timeoutMs
-            let deadline = DispatchWorkItem { [weak self, weak call] in
-                guard let self, let call else { return }
-                self.finish(call, RPCStatus(.deadlineExceeded, "deadline of \(timeout) ms exceeded"))
-            }
-            call.deadline = deadline
-            self.queue.asyncAfter(deadline: .now() + .milliseconds(Int(timeout)), execute: deadline)
+            let deadline = DispatchTime.now() + .milliseconds(Int(start.timeoutMs))
+            call.deadline = (at: deadline, millis: start.timeoutMs)
+            self.deadlines.add(deadline)
         }
         LogService.start(call, request: start.request, on: self)
     }
@@ -276,6 +276,24 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
         if self.phase == .draining && self.calls.isEmpty {
             self.closeDrained()
         }
+    }
+
+    /// Ends the calls whose deadline is `now` or earlier; the earliest deadline of the others.
+    private func endCalls(pastDeadlineAt now: DispatchTime) -> DispatchTime? {
+        var expired: [ServerCall] = []
+        var next: DispatchTime?
+        for call in self.calls.values {
+            guard let deadline = call.deadline else { continue }
+            if deadline.at <= now {
+                expired.append(call)
+            } else if next.map({ deadline.at < $0 }) ?? true {
+                next = deadline.at
+            }
+        }
+        for call in expired {
+            self.finish(call, RPCStatus(.deadlineExceeded, "deadline of \(call.deadline?.millis ?? 0) ms exceeded"))
+        }
+        return next
     }
 
     private func sendEnd(callID: UInt32, _ status: RPCStatus) {

@@ -59,6 +59,35 @@ struct CallLifecycleTests {
         #expect(server.store.feed.subscriberCount == 0)
     }
 
+    @Test("calls started in any order of deadlines each end at their own, whatever ended before")
+    func deadlinesInAnyOrder() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        let parent = try client.append(entry(content: "p")).orchestrationSessionLogID
+        let follow = Orchlog_V1_StreamChildrenRequest.with { $0.parentExecID = parent; $0.follow = true }
+        let started = Date()
+        // The earliest deadline belongs to a call that ends first without it.
+        let quick = try client.start(MethodPath.health, Orchlog_V1_HealthRequest(), timeoutMillis: 50)
+        var ids: [UInt32: Double] = [:]
+        for millis in [600, 200, 400] as [UInt32] {
+            ids[try client.start(MethodPath.streamChildren, follow, timeoutMillis: millis)] = Double(millis) / 1000
+        }
+        #expect(try client.collect(quick).code == .ok)
+        var ended: [(UInt32, Double)] = []
+        while ended.count < ids.count {
+            let frame = try client.readFrame()
+            if case .end(let end) = frame.kind, ids[frame.callID] != nil {
+                #expect(end.code == .deadlineExceeded)
+                ended.append((frame.callID, Date().timeIntervalSince(started)))
+            }
+        }
+        #expect(ended.map { ids[$0.0]! } == [0.2, 0.4, 0.6], "ended in deadline order")
+        for (id, at) in ended {
+            #expect(at >= ids[id]! - 0.01 && at < ids[id]! + 2, "call with \(ids[id]!) s ended at \(at) s")
+        }
+        #expect(try client.call(MethodPath.health, Orchlog_V1_HealthRequest(), timeoutMillis: 1000).code == .ok)
+    }
+
     @Test("credit bounds the messages in flight of a stream")
     func creditHonoured() throws {
         let server = try TestServer { $0.streamPageSize = 3 }

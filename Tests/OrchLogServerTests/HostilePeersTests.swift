@@ -178,6 +178,43 @@ struct HostilePeersTests {
         #expect(server.waitForExit(timeout: 10) == 0)
     }
 
+    @Test("calls that end long before their deadline leave nothing behind")
+    func endedCallsKeepNoDeadline() throws {
+        let directory = TemporaryDirectory()
+        let server = try OrchlogdProcess(db: directory.file("deadlines.db"))
+        let pid = server.process.processIdentifier
+        let client = try RawClient(port: server.port)
+        try client.hello()
+        var nextID: UInt32 = 1
+        func healthBatch(_ count: Int) throws {
+            var bytes: [UInt8] = []
+            for _ in 0..<count {
+                FrameEncoder.encode(Frame.with {
+                    $0.callID = nextID
+                    // The longest deadline there is: 49.7 days.
+                    $0.start = .with { $0.method = MethodPath.health; $0.timeoutMs = UInt32.max }
+                }, into: &bytes)
+                nextID += 1
+            }
+            try client.send(bytes: bytes)
+            var ended = 0
+            while ended < count {
+                if case .end(let end) = try client.readFrame().kind {
+                    #expect(end.code == .ok)
+                    ended += 1
+                }
+            }
+        }
+        try healthBatch(2_000)
+        let before = Self.residentBytes(of: pid)
+        for _ in 0..<100 { try healthBatch(1_000) }
+        let grown = Self.residentBytes(of: pid) - before
+        // Before, each call's deadline work item stayed queued until its deadline.
+        #expect(grown < 8 * 1_048_576, "100,000 ended calls grew the server by \(grown / 1024) KiB")
+        server.signal(SIGTERM)
+        #expect(server.waitForExit(timeout: 10) == 0)
+    }
+
     @Test("slowloris, connection and call floods, a never-reading follower, garbage and half-open sockets")
     func hostilePeers() throws {
         let directory = TemporaryDirectory()
