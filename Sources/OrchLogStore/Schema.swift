@@ -47,9 +47,11 @@ package enum Schema {
         SELECT 1 FROM "orchestration_session_log" WHERE "orchestration_session_log_id" = ?1
         """)
     /// The highest sibling_order among a parent's children (one seek of `parent_order`).
+    /// The highest numeric order: text and blobs (which another tool may store, and which sort
+    /// after every number) are left out by `< ''`, below every text.
     static let maxSiblingOrder = SQL("""
         SELECT max("sibling_order") FROM "orchestration_session_log"
-        WHERE "parent_exec_id" IS ?1 AND ("sibling_order" IS NULL) = 0
+        WHERE "parent_exec_id" IS ?1 AND ("sibling_order" IS NULL) = 0 AND "sibling_order" < ''
         """)
     static let jsonValid = SQL("SELECT json_valid(?1)")
     /// Changes when another connection commits (read by the writer at each transaction's start).

@@ -83,6 +83,25 @@ struct ExistingDatabaseTests {
         below.close()
     }
 
+    @Test("an assigned order follows the highest number among orders another tool stored as numbers, text or blobs")
+    func assignedOrderOverForeignOrders() async throws {
+        let path = self.directory.file("orders.db")
+        let root = "11111111-1111-4111-8111-111111111111"
+        try sqlite3CLI(path, Schema.createTable + ";\n" + """
+            INSERT INTO orchestration_session_log VALUES
+              ('\(root)', NULL, NULL, 'root', NULL, NULL),
+              ('22222222-2222-4222-8222-222222222222', NULL, '\(root)', 'int', 3, NULL),
+              ('33333333-3333-4333-8333-333333333333', NULL, '\(root)', 'text', 'zz', NULL),
+              ('44444444-4444-4444-8444-444444444444', NULL, '\(root)', 'real', 7.5, NULL),
+              ('55555555-5555-4555-8555-555555555555', NULL, '\(root)', 'blob', x'01', NULL);
+            """)
+        let store = try LogStore(path: path, logger: Logger(label: "test"))
+        // Before, the text order was the maximum and read as 0: the next order was 1.
+        #expect(await store.append(parent: root, content: "next").value?.record.siblingOrder == 8)
+        #expect(await store.append(parent: root, content: "after").value?.record.siblingOrder == 9)
+        store.close()
+    }
+
     @Test("a table with other columns is refused with a clear error")
     func refusesOtherColumns() throws {
         let path = self.directory.file("other.db")
