@@ -16,7 +16,7 @@ package struct StoreReader {
         of parent: String?, afterSeq: UInt64, limit: Int, maxBytes: Int = .max
     ) throws(RPCStatus) -> Page<LogRecord> {
         var page = Page<LogRecord>(limit: limit, maxBytes: maxBytes)
-        try self.read(Schema.selectChildrenAfterSeq, into: &page, size: \.entryByteCount, row: LogRecord.init(row:)) {
+        try self.read(Schema.selectChildrenAfterSeq, into: &page, size: { $0.entryByteCount }, row: LogRecord.init(row:)) {
             $0.bind(1, parent)
             $0.bind(2, Int64(clamping: afterSeq))
             $0.bind(3, Int64(limit))
@@ -34,14 +34,14 @@ package struct StoreReader {
         var page = Page<TreeChild>(limit: limit, maxBytes: maxBytes)
         let row = { (statement: Statement) in TreeChild(row: statement, depth: depth) }
         guard let after else {
-            try self.read(Schema.selectTreeChildrenFirst, into: &page, size: \.item.node.count, row: row) {
+            try self.read(Schema.selectTreeChildrenFirst, into: &page, size: { $0.item.node.count }, row: row) {
                 $0.bind(1, parent)
                 $0.bind(2, Int64(limit))
             }
             return page
         }
         if let order = after.siblingOrder {
-            try self.read(Schema.selectTreeChildrenOrderedAfter, into: &page, size: \.item.node.count, row: row) {
+            try self.read(Schema.selectTreeChildrenOrderedAfter, into: &page, size: { $0.item.node.count }, row: row) {
                 $0.bind(1, parent)
                 $0.bind(2, order)
                 $0.bind(3, after.rowID)
@@ -53,7 +53,7 @@ package struct StoreReader {
         let afterRowID = after.siblingOrder == nil ? after.rowID : Int64.min
         let room = limit - page.rows.count
         page.limit = room
-        try self.read(Schema.selectTreeChildrenUnorderedAfter, into: &page, size: \.item.node.count, row: row) {
+        try self.read(Schema.selectTreeChildrenUnorderedAfter, into: &page, size: { $0.item.node.count }, row: row) {
             $0.bind(1, parent)
             $0.bind(2, afterRowID)
             $0.bind(3, Int64(room))
