@@ -67,8 +67,11 @@ const char *orchlog_status_name(int code);
  * Options of a connection. Start from orchlog_options_init() and change what you need.
  *
  * Retries: a unary call is retried (new connection + hello when the old one is gone) after
- * connection loss, a goaway, UNAVAILABLE or RESOURCE_EXHAUSTED, and for appends also after
- * DEADLINE_EXCEEDED / CANCELLED, up to max_attempts and within call_timeout_ms. The delay before
+ * connection loss, a goaway (except a handshake refused with INVALID_ARGUMENT,
+ * FAILED_PRECONDITION, UNAUTHENTICATED or PERMISSION_DENIED, which is final), UNAVAILABLE, or
+ * RESOURCE_EXHAUSTED whose end carries the detail "retryable": "true" (too many calls; without
+ * it, e.g. a response over the frame limit, RESOURCE_EXHAUSTED is final), and for appends also
+ * after DEADLINE_EXCEEDED / CANCELLED, up to max_attempts and within call_timeout_ms. The delay before
  * attempt k+1 is uniform in [0, min(max_backoff_ms, initial_backoff_ms * multiplier^(k-1))]
  * (capped exponential backoff, full jitter). Appends keep their id across attempts, so a retry
  * after a lost reply returns created=0. INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,

@@ -14,7 +14,8 @@
  *
  * A frame is a u32 big-endian length (1..max_frame_bytes) followed by one serialized
  * orchlog.v1.Frame. A length of 0 or above the limit, an undecodable Frame or a Frame without a
- * kind puts the reader in a sticky error state (err, errstr, code) instead of crashing.
+ * kind puts the reader in a sticky error state (err, errstr, code) instead of crashing. A Frame
+ * whose kind this client does not know (an unknown field, e.g. from a newer server) is skipped.
  */
 #ifndef ORCHLOG_READER_H
 #define ORCHLOG_READER_H

@@ -30,6 +30,9 @@
 
 #define METHOD_PREFIX "/orchlog.v1.OrchestrationLog/"
 #define CANCEL_WAIT_MS 5000
+/* Range of hello_ack.max_frame_bytes (PROTOCOL.md section 12, --max-frame-bytes). */
+#define ORCHLOG_MIN_MAX_FRAME_BYTES 65536u
+#define ORCHLOG_MAX_MAX_FRAME_BYTES 268435456u
 
 /* ------------------------------------------------------------------------------------------ */
 /* Private types                                                                              */
@@ -51,6 +54,8 @@ typedef struct call {
     int ended;
     int code;
     int err_kind; /* 0: ended by the server; else ORCHLOG_ERR_* (connection lost, ...) */
+    int retryable; /* the end's details say "retryable": "true" (section 8) */
+    uint64_t credit; /* messages the server may still send (unary: 1; stream: credit granted) */
     char message[256];
 } call;
 
@@ -73,6 +78,9 @@ struct orchlog_ctx_priv {
     unsigned attempts;
     char last_fail[128]; /* why the connection ended last */
     int last_fail_code;  /* status of that failure */
+    int last_fail_kind;  /* ORCHLOG_ERR_* of that failure */
+    char goaway_msg[256]; /* message of a final goaway received during the handshake */
+    int status_retryable; /* the last call's end carried "retryable": "true" */
 };
 
 struct orchlog_stream {
@@ -264,6 +272,7 @@ static int utf8_valid(const char *str) {
 }
 
 static void ctx_reset_error(orchlog_ctx *c) {
+    if (c->priv != NULL) c->priv->status_retryable = 0;
     c->err = 0;
     c->errstr[0] = '\0';
     c->status = ORCHLOG_OK;
@@ -288,6 +297,7 @@ static int ctx_set_error(orchlog_ctx *c, int err, int status, const char *fmt, .
 static int ctx_set_from_call(orchlog_ctx *c, const call *cl) {
     if (cl->code == ORCHLOG_OK && cl->err_kind == 0) return ORCHLOG_OK;
     c->status = cl->code;
+    c->priv->status_retryable = cl->err_kind == 0 && cl->retryable;
     if (cl->err_kind != 0) {
         c->err = cl->err_kind;
         c->message[0] = '\0';
@@ -375,6 +385,7 @@ static void conn_fail(orchlog_ctx *c, int code, int err_kind, const char *msg) {
     struct orchlog_ctx_priv *p = c->priv;
     fmt_into(p->last_fail, sizeof(p->last_fail), "%s", msg);
     p->last_fail_code = code;
+    p->last_fail_kind = err_kind;
     while (p->calls != NULL) call_end(c, p->calls, code, err_kind, msg);
     conn_close(c);
 }
@@ -384,9 +395,11 @@ static void conn_fail(orchlog_ctx *c, int code, int err_kind, const char *msg) {
 static int io_read_some(orchlog_ctx *c, int timeout_ms) {
     struct orchlog_ctx_priv *p = c->priv;
     unsigned char buf[65536];
+    /* After EINTR or a spurious wakeup, wait only for the time left. */
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
     for (;;) {
         struct pollfd pfd = {p->fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, timeout_ms);
+        int pr = poll(&pfd, 1, remaining_ms(deadline));
         if (pr < 0) {
             if (errno == EINTR) continue;
             char m[128];
@@ -511,7 +524,18 @@ static int dispatch(orchlog_ctx *c, Orchlog__V1__Frame *f) {
             conn_fail(c, ORCHLOG_INTERNAL, ORCHLOG_ERR_PROTOCOL, "protocol error: second hello_ack");
             return -1;
         }
-        if (f->hello_ack->has_max_frame_bytes && f->hello_ack->max_frame_bytes > 0) {
+        if (f->hello_ack->has_max_frame_bytes &&
+            (f->hello_ack->max_frame_bytes < ORCHLOG_MIN_MAX_FRAME_BYTES ||
+             f->hello_ack->max_frame_bytes > ORCHLOG_MAX_MAX_FRAME_BYTES)) {
+            fmt_into(m, sizeof(m),
+                     "protocol error: hello_ack max_frame_bytes %lu outside %lu..%lu",
+                     (unsigned long)f->hello_ack->max_frame_bytes,
+                     (unsigned long)ORCHLOG_MIN_MAX_FRAME_BYTES,
+                     (unsigned long)ORCHLOG_MAX_MAX_FRAME_BYTES);
+            conn_fail(c, ORCHLOG_INTERNAL, ORCHLOG_ERR_PROTOCOL, m);
+            return -1;
+        }
+        if (f->hello_ack->has_max_frame_bytes) {
             c->max_frame_bytes = f->hello_ack->max_frame_bytes;
             p->reader->max_frame_bytes = f->hello_ack->max_frame_bytes;
         }
@@ -536,6 +560,7 @@ static int dispatch(orchlog_ctx *c, Orchlog__V1__Frame *f) {
             return 0;
         }
         fmt_into(m, sizeof(m), "goaway %s: %s", orchlog_status_name(code), gm);
+        fmt_into(p->goaway_msg, sizeof(p->goaway_msg), "%s", gm);
         /* The connection ends; abandoned calls have an unknown outcome and are retryable,
          * except for a protocol violation or version mismatch that a retry cannot fix. */
         if (code == ORCHLOG_INVALID_ARGUMENT || code == ORCHLOG_FAILED_PRECONDITION)
@@ -549,6 +574,15 @@ static int dispatch(orchlog_ctx *c, Orchlog__V1__Frame *f) {
     case ORCHLOG__V1__FRAME__KIND_MESSAGE: {
         call *cl = call_find(c, id);
         if (cl == NULL) return 0; /* a call we gave up on */
+        if (cl->credit == 0) {
+            /* More messages than a unary call has, or than the stream's credit allows: the
+             * server breaks the protocol; do not let the queue grow without bound. */
+            fmt_into(m, sizeof(m), "protocol error: message beyond credit on call %lu",
+                     (unsigned long)id);
+            conn_fail(c, ORCHLOG_INTERNAL, ORCHLOG_ERR_PROTOCOL, m);
+            return -1;
+        }
+        cl->credit--;
         size_t n = f->message->has_payload ? f->message->payload.len : 0;
         msgnode *node = malloc(sizeof(msgnode) + n + 1);
         if (node == NULL) {
@@ -568,6 +602,12 @@ static int dispatch(orchlog_ctx *c, Orchlog__V1__Frame *f) {
         call *cl = call_find(c, id);
         if (cl == NULL) return 0;
         int code = f->end->has_code ? (int)f->end->code : ORCHLOG_OK;
+        for (size_t i = 0; i < f->end->n_details; i++) {
+            const Orchlog__V1__CallEnd__DetailsEntry *d = f->end->details[i];
+            if (d != NULL && d->key != NULL && d->value != NULL &&
+                strcmp(d->key, "retryable") == 0 && strcmp(d->value, "true") == 0)
+                cl->retryable = 1;
+        }
         call_end(c, cl, code, 0, f->end->message);
         if (p->draining && p->calls == NULL) {
             /* The server half-closes a drained connection once its last call ended. */
@@ -694,6 +734,8 @@ static int conn_open(orchlog_ctx *c, int64_t deadline) {
     f.kind_case = ORCHLOG__V1__FRAME__KIND_HELLO;
     f.hello = &h;
     p->last_fail_code = ORCHLOG_OK;
+    p->last_fail_kind = 0;
+    p->goaway_msg[0] = '\0';
     int rc = send_frame(c, &f, deadline);
     if (rc == -2) {
         conn_close(c);
@@ -711,11 +753,21 @@ static int conn_open(orchlog_ctx *c, int64_t deadline) {
     if (rc != 0 || p->fd < 0 || p->draining) {
         if (p->draining) fmt_into(p->last_fail, sizeof(p->last_fail), "server is draining");
         conn_close(c);
-        /* A refused token is final: report it as such, so that it is not retried. */
+        /* A refused token, an unsupported version or a protocol violation is final: report
+         * its real code and message, so that it is not retried. */
         if (!p->draining && (p->last_fail_code == ORCHLOG_UNAUTHENTICATED ||
-                             p->last_fail_code == ORCHLOG_PERMISSION_DENIED))
-            return ctx_set_error(c, ORCHLOG_ERR_STATUS, p->last_fail_code, "handshake with %s:%d: %s",
-                                 p->host, p->port, p->last_fail);
+                             p->last_fail_code == ORCHLOG_PERMISSION_DENIED ||
+                             p->last_fail_code == ORCHLOG_INVALID_ARGUMENT ||
+                             p->last_fail_code == ORCHLOG_FAILED_PRECONDITION)) {
+            ctx_set_error(c, ORCHLOG_ERR_STATUS, p->last_fail_code, "handshake with %s:%d: %s",
+                          p->host, p->port, p->last_fail);
+            fmt_into(c->message, sizeof(c->message), "%s", p->goaway_msg);
+            return c->status;
+        }
+        /* The server broke the protocol (bad hello_ack, undecodable frame): not retried. */
+        if (!p->draining && p->last_fail_kind == ORCHLOG_ERR_PROTOCOL)
+            return ctx_set_error(c, ORCHLOG_ERR_PROTOCOL, p->last_fail_code,
+                                 "handshake with %s:%d: %s", p->host, p->port, p->last_fail);
         return ctx_set_error(c, ORCHLOG_ERR_IO, ORCHLOG_UNAVAILABLE, "handshake with %s:%d: %s",
                              p->host, p->port, p->last_fail);
     }
@@ -875,6 +927,7 @@ static int unary_attempt(orchlog_ctx *c, const char *rpc, const unsigned char *r
     int st = conn_ensure(c, deadline);
     if (st != ORCHLOG_OK) return st;
     call_link(c, &cl);
+    cl.credit = 1; /* a unary call has exactly one response message */
     int rc = send_start(c, &cl, rpc, req, req_len, deadline, 1, 0);
     if (rc == -2) return c->status;
     if (rc == 0 && p->drop_replies > 0) {
@@ -916,11 +969,25 @@ static int unary_attempt(orchlog_ctx *c, const char *rpc, const unsigned char *r
     return ORCHLOG_OK;
 }
 
+/* The next backoff delay (full jitter under the capped exponential cap); advances *cap.
+ * 64-bit arithmetic: max_backoff_ms may be INT_MAX. */
+static int backoff_delay(struct orchlog_ctx_priv *p, double *cap) {
+    int64_t ceiling = *cap < (double)p->opts.max_backoff_ms ? (int64_t)*cap
+                                                          : (int64_t)p->opts.max_backoff_ms;
+    if (ceiling < 0) ceiling = 0;
+    int64_t delay = (int64_t)(rng_next(p) % ((uint64_t)ceiling + 1u));
+    if (*cap < (double)p->opts.max_backoff_ms) *cap *= p->opts.backoff_multiplier;
+    return delay > 0x7fffffff ? 0x7fffffff : (int)delay;
+}
+
 static int is_retryable(const orchlog_ctx *c, int idempotent_append) {
     if (c->err == ORCHLOG_ERR_OTHER || c->err == ORCHLOG_ERR_PROTOCOL ||
         c->err == ORCHLOG_ERR_OOM)
         return 0;
-    if (c->status == ORCHLOG_UNAVAILABLE || c->status == ORCHLOG_RESOURCE_EXHAUSTED) return 1;
+    if (c->status == ORCHLOG_UNAVAILABLE) return 1;
+    /* RESOURCE_EXHAUSTED only with "retryable": "true" in the end's details (section 8). */
+    if (c->status == ORCHLOG_RESOURCE_EXHAUSTED)
+        return c->err == ORCHLOG_ERR_STATUS && c->priv->status_retryable;
     if (idempotent_append &&
         (c->status == ORCHLOG_DEADLINE_EXCEEDED || c->status == ORCHLOG_CANCELLED))
         return 1;
@@ -938,9 +1005,7 @@ static int unary_call(orchlog_ctx *c, const char *rpc, const unsigned char *req,
         if (st == ORCHLOG_OK) return ORCHLOG_OK;
         if (attempt >= p->opts.max_attempts || !is_retryable(c, idempotent_append)) return st;
         /* Capped exponential backoff with full jitter. */
-        int ceiling = cap < p->opts.max_backoff_ms ? (int)cap : p->opts.max_backoff_ms;
-        int delay = (int)(rng_next(p) % (uint64_t)(ceiling + 1));
-        cap *= p->opts.backoff_multiplier;
+        int delay = backoff_delay(p, &cap);
         if (deadline >= 0 && now_ms() + delay >= deadline) return st;
         sleep_ms(delay);
     }
@@ -1232,9 +1297,7 @@ static orchlog_stream *stream_open(orchlog_ctx *c, const char *rpc, const Protob
         ctx_reset_error(c);
         st = conn_ensure(c, deadline);
         if (st == ORCHLOG_OK || attempt >= p->opts.max_attempts || !is_retryable(c, 0)) break;
-        int ceiling = cap < p->opts.max_backoff_ms ? (int)cap : p->opts.max_backoff_ms;
-        int delay = (int)(rng_next(p) % (uint64_t)(ceiling + 1));
-        cap *= p->opts.backoff_multiplier;
+        int delay = backoff_delay(p, &cap);
         if (deadline >= 0 && now_ms() + delay >= deadline) break;
         sleep_ms(delay);
     }
@@ -1245,6 +1308,7 @@ static orchlog_stream *stream_open(orchlog_ctx *c, const char *rpc, const Protob
         return s;
     }
     call_link(c, &s->call);
+    s->call.credit = s->window;
     /* Streams have no server deadline (a follow stream may run forever); the write of the
      * start frame is still bounded. */
     int64_t wd = now_ms() + (p->opts.call_timeout_ms > 0 ? p->opts.call_timeout_ms : 30000);
@@ -1356,9 +1420,15 @@ int orchlog_stream_next_timeout(orchlog_stream *s, orchlog_entry **entry, uint32
             /* Grant more credit once half of the window has been consumed. */
             s->consumed++;
             if (cl->linked && s->consumed >= (s->window + 1) / 2) {
+                /* Counted before the send: the server may use it as soon as it is out. A
+                 * failed send ends the connection (and the call) anyway. */
+                uint64_t before = cl->credit;
+                cl->credit += s->consumed;
                 if (send_simple(c, cl->id, ORCHLOG__V1__FRAME__KIND_CREDIT, s->consumed, NULL,
                                 now_ms() + 5000) == 0)
                     s->consumed = 0;
+                else
+                    cl->credit = before; /* not granted */
             }
             if (e->has_seq) s->last_seq = e->seq;
             if (entry) *entry = e;

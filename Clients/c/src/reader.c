@@ -57,6 +57,7 @@ int orchlog_reader_feed(orchlog_reader *r, const void *data, size_t len) {
 
 int orchlog_reader_get_frame(orchlog_reader *r, Orchlog__V1__Frame **frame) {
     *frame = NULL;
+next:
     if (r->err) return ORCHLOG_READER_ERR;
     size_t avail = r->len - r->pos;
     if (avail < 4) return ORCHLOG_READER_OK;
@@ -74,7 +75,11 @@ int orchlog_reader_get_frame(orchlog_reader *r, Orchlog__V1__Frame **frame) {
     if (f == NULL) return reader_fail(r, ORCHLOG_INVALID_ARGUMENT, "undecodable frame payload");
     r->pos += 4 + (size_t)n;
     if (f->kind_case == ORCHLOG__V1__FRAME__KIND__NOT_SET) {
+        /* A kind this client does not know arrives as an unknown field: ignore the frame
+         * (PROTOCOL.md section 2). A frame with no field besides call_id has no kind. */
+        int unknown = f->base.n_unknown_fields > 0;
         orchlog__v1__frame__free_unpacked(f, NULL);
+        if (unknown) goto next;
         return reader_fail(r, ORCHLOG_INVALID_ARGUMENT, "frame without a kind");
     }
     *frame = f;

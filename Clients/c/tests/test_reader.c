@@ -4,6 +4,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -65,6 +67,40 @@ static void add_message(bytes *b, uint32_t id, const void *payload, size_t n) {
     f.call_id = id;
     f.kind_case = ORCHLOG__V1__FRAME__KIND_MESSAGE;
     f.message = &m;
+    add_frame(b, &f);
+}
+
+static void add_hello_ack_mfb(bytes *b, uint32_t max_frame_bytes) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__HelloAck a = ORCHLOG__V1__HELLO_ACK__INIT;
+    a.has_protocol_version = 1;
+    a.protocol_version = 1;
+    a.server_name = "fake/0";
+    a.has_max_frame_bytes = 1;
+    a.max_frame_bytes = max_frame_bytes;
+    f.has_call_id = 1;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_HELLO_ACK;
+    f.hello_ack = &a;
+    add_frame(b, &f);
+}
+
+/* An end with details {"retryable": "true"}. */
+static void add_end_retryable(bytes *b, uint32_t id, int code, const char *msg) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__CallEnd e = ORCHLOG__V1__CALL_END__INIT;
+    Orchlog__V1__CallEnd__DetailsEntry d = ORCHLOG__V1__CALL_END__DETAILS_ENTRY__INIT;
+    Orchlog__V1__CallEnd__DetailsEntry *dp = &d;
+    d.key = "retryable";
+    d.value = "true";
+    e.has_code = 1;
+    e.code = (Orchlog__V1__StatusCode)code;
+    e.message = (char *)msg;
+    e.n_details = 1;
+    e.details = &dp;
+    f.has_call_id = 1;
+    f.call_id = id;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_END;
+    f.end = &e;
     add_frame(b, &f);
 }
 
@@ -294,16 +330,15 @@ static void test_reader_undecodable(void) {
         {0, 0, 0, 4, 0x42, 0x10, 0x08, 0x00},             /* end: length 16 overruns frame */
         {0, 0, 0, 3, 0x08, 0x80, 0x80},                   /* truncated varint */
         {0, 0, 0, 2, 0x08, 0x01},                         /* no kind */
-        {0, 0, 0, 4, 0x7a, 0x02, 0x08, 0x00},             /* unknown kind (field 15) */
         {0, 0, 0, 7, 0x42, 0x05, 0x12, 0x03, 0x61, 0xff, 0xfe}, /* bad UTF-8 or accepted */
     };
-    static const size_t lens[] = {9, 8, 7, 6, 8, 11};
+    static const size_t lens[] = {9, 8, 7, 6, 11};
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         int frames;
         orchlog_reader *r = feed_all(cases[i], lens[i], &frames);
         /* Either a clean error or (only for the UTF-8 case) a decoded frame; never a crash. */
         int ok = (frames == 0 && r->err && r->code == ORCHLOG_INVALID_ARGUMENT) ||
-                 (i == 5 && frames == 1 && r->err == 0);
+                 (i == 4 && frames == 1 && r->err == 0);
         if (!ok) fprintf(stderr, "    case %zu: frames %d err %d\n", i, frames, r->err);
         orchlog_reader_free(r);
         CHECK(ok);
@@ -381,6 +416,26 @@ static void test_status_names(void) {
 /* ---------------------------------------------------------------------------------------- */
 
 typedef int (*fake_script)(int fd, orchlog_reader *r);
+
+/* A kind the client does not know (an unknown field) is skipped, not an error (section 2). */
+static void test_reader_unknown_kind_skipped(void) {
+    bytes b = {0};
+    static const unsigned char unk15[] = {0, 0, 0, 4, 0x7a, 0x02, 0x08, 0x00}; /* field 15 */
+    static const unsigned char unk12[] = {0, 0, 0, 4, 0x08, 0x00, 0x62, 0x00}; /* field 12 */
+    bytes_add(&b, unk15, sizeof(unk15));
+    bytes_add(&b, unk12, sizeof(unk12));
+    add_end(&b, 7, ORCHLOG_OK, NULL);
+    static const size_t steps[] = {0, 1, 3};
+    int ok = 1;
+    for (size_t s = 0; s < 3 && ok; s++) {
+        int kinds[4] = {0}, err;
+        int n = parse_kinds(&b, steps[s], kinds, 4, &err);
+        ok = n == 1 && !err && kinds[0] == ORCHLOG__V1__FRAME__KIND_END;
+        if (!ok) fprintf(stderr, "    step %zu: %d frames, err %d\n", steps[s], n, err);
+    }
+    free(b.p);
+    CHECK(ok);
+}
 
 static int write_all(int fd, const bytes *b) {
     size_t off = 0;
@@ -641,6 +696,333 @@ static void test_connect_refused(void) {
     CHECK(ok);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Fixes: protocol edge cases against fake servers                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+static size_t health_bytes(unsigned char *hb) {
+    Orchlog__V1__HealthResponse h = ORCHLOG__V1__HEALTH_RESPONSE__INIT;
+    h.status = "SERVING";
+    h.version = "fake";
+    return orchlog__v1__health_response__pack(&h, hb);
+}
+
+/* An unknown frame kind from the server is ignored; the call still succeeds. */
+static void test_fake_unknown_kind_ignored(void) {
+    unsigned char hb[64];
+    size_t hn = health_bytes(hb);
+    bytes o = {0};
+    static const unsigned char unk[] = {0, 0, 0, 4, 0x08, 0x00, 0x62, 0x00}; /* kind field 12 */
+    bytes_add(&o, unk, sizeof(unk));
+    add_message(&o, 1, hb, hn);
+    add_end(&o, 1, ORCHLOG_OK, NULL);
+    int ok = bad_reply_case(o.p, o.n, 0, ORCHLOG_OK);
+    free(o.p);
+    CHECK(ok);
+}
+
+/* Two messages on a unary call: protocol violation, the connection is dropped. */
+static void test_fake_unary_two_messages(void) {
+    unsigned char hb[64];
+    size_t hn = health_bytes(hb);
+    bytes o = {0};
+    add_message(&o, 1, hb, hn);
+    add_message(&o, 1, hb, hn);
+    add_end(&o, 1, ORCHLOG_OK, NULL);
+    int ok = bad_reply_case(o.p, o.n, ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL);
+    free(o.p);
+    CHECK(ok);
+}
+
+/* A stream with credit 2 gets 3 messages: protocol violation, the queue stays bounded. */
+static int script_stream_overflow(int fd, orchlog_reader *r) {
+    bytes b = {0};
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    add_hello_ack(&b);
+    write_all(fd, &b);
+    free(b.p);
+    long sid = expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START);
+    if (sid < 0) return 2;
+    Orchlog__V1__LogEntry e = ORCHLOG__V1__LOG_ENTRY__INIT;
+    e.orchestration_session_log_id = "0190b6f4-0000-7000-8000-000000000001";
+    e.content = "x";
+    e.has_seq = 1;
+    e.seq = 1;
+    unsigned char eb[128];
+    size_t en = orchlog__v1__log_entry__pack(&e, eb);
+    bytes o = {0};
+    for (int i = 0; i < 3; i++) add_message(&o, (uint32_t)sid, eb, en);
+    write_all(fd, &o);
+    free(o.p);
+    long hid = expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START);
+    if (hid < 0) return 0; /* the client dropped the connection: expected */
+    unsigned char hb[64];
+    size_t hn = health_bytes(hb);
+    bytes h = {0};
+    add_message(&h, (uint32_t)hid, hb, hn);
+    add_end(&h, (uint32_t)hid, ORCHLOG_OK, NULL);
+    write_all(fd, &h);
+    free(h.p);
+    return 0;
+}
+
+static void test_fake_stream_over_credit(void) {
+    pid_t pid;
+    int port = fake_start(script_stream_overflow, &pid);
+    CHECK(port > 0);
+    orchlog_options o;
+    orchlog_options_init(&o);
+    o.call_timeout_ms = 5000;
+    o.max_attempts = 1;
+    o.stream_credit = 2;
+    orchlog_ctx *c = orchlog_connect("127.0.0.1", port, &o);
+    int ok = c != NULL && c->err == 0;
+    orchlog_stream *s = ok ? orchlog_children_open(c, NULL, 0, 0) : NULL;
+    ok = ok && s != NULL && !orchlog_stream_done(s);
+    /* The unary call pumps the connection without consuming the stream. */
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    ok = ok && st == ORCHLOG_INTERNAL && c->err == ORCHLOG_ERR_PROTOCOL &&
+         orchlog_test_stream_queued(s) <= 2;
+    if (!ok && c) fprintf(stderr, "    st %d err %d queued %zu: %s\n", st, c->err,
+                          s ? orchlog_test_stream_queued(s) : 0, c->errstr);
+    int items = 0;
+    orchlog_entry *e;
+    while (ok && orchlog_stream_next_timeout(s, &e, NULL, 1000) == ORCHLOG_STREAM_ITEM) {
+        orchlog_entry_free(e);
+        items++;
+    }
+    ok = ok && items <= 2 && orchlog_stream_status(s) == ORCHLOG_INTERNAL;
+    orchlog_stream_free(s);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+/* hello_ack.max_frame_bytes outside 65536..268435456 is a protocol error. */
+static uint32_t g_ack_mfb;
+
+static int script_ack_mfb(int fd, orchlog_reader *r) {
+    bytes b = {0};
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    add_hello_ack_mfb(&b, g_ack_mfb);
+    write_all(fd, &b);
+    free(b.p);
+    return 0;
+}
+
+static int ack_mfb_case(uint32_t mfb, int want_ok) {
+    g_ack_mfb = mfb;
+    pid_t pid;
+    int port = fake_start(script_ack_mfb, &pid);
+    if (port <= 0) return 0;
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL &&
+             (want_ok ? c->err == 0 && c->max_frame_bytes == mfb
+                      : c->err == ORCHLOG_ERR_PROTOCOL && c->status == ORCHLOG_INTERNAL &&
+                            strstr(c->errstr, "max_frame_bytes") != NULL &&
+                            c->max_frame_bytes <= 4194304u);
+    if (!ok && c) fprintf(stderr, "    mfb %u: err %d status %d: %s\n", mfb, c->err, c->status,
+                          c->errstr);
+    orchlog_free(c);
+    return ok && fake_wait(pid) == 0;
+}
+
+static void test_fake_hello_ack_frame_limit(void) {
+    CHECK(ack_mfb_case(65536u, 1));
+    CHECK(ack_mfb_case(268435456u, 1));
+    CHECK(ack_mfb_case(0u, 0));
+    CHECK(ack_mfb_case(65535u, 0));
+    CHECK(ack_mfb_case(268435457u, 0));
+    CHECK(ack_mfb_case(0xffffffffu, 0));
+}
+
+/* A goaway FAILED_PRECONDITION / INVALID_ARGUMENT in place of hello_ack is final. */
+static int g_goaway_code;
+
+static int script_goaway_code(int fd, orchlog_reader *r) {
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    bytes b = {0};
+    add_goaway(&b, g_goaway_code, "unsupported protocol_version 0");
+    write_all(fd, &b);
+    free(b.p);
+    shutdown(fd, SHUT_WR);
+    return 0;
+}
+
+static int goaway_final_case(int code) {
+    g_goaway_code = code;
+    pid_t pid;
+    int port = fake_start(script_goaway_code, &pid);
+    if (port <= 0) return 0;
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == ORCHLOG_ERR_STATUS && c->status == code &&
+             strcmp(c->message, "unsupported protocol_version 0") == 0;
+    if (!ok && c) fprintf(stderr, "    code %d: err %d status %d: %s\n", code, c->err,
+                          c->status, c->errstr);
+    orchlog_free(c);
+    return ok && fake_wait(pid) == 0;
+}
+
+static void test_fake_goaway_final_in_handshake(void) {
+    CHECK(goaway_final_case(ORCHLOG_FAILED_PRECONDITION));
+    CHECK(goaway_final_case(ORCHLOG_INVALID_ARGUMENT));
+}
+
+/* Handshake, then read the call's start and never answer it. */
+static int script_silent_after_start(int fd, orchlog_reader *r) {
+    bytes b = {0};
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    add_hello_ack(&b);
+    write_all(fd, &b);
+    free(b.p);
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START) < 0) return 2;
+    return 0;
+}
+
+/* RESOURCE_EXHAUSTED is retried only with "retryable": "true" in the end's details. */
+static int g_re_retryable;
+
+static int script_resource_exhausted(int fd, orchlog_reader *r) {
+    bytes b = {0};
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    add_hello_ack(&b);
+    write_all(fd, &b);
+    free(b.p);
+    long id = expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START);
+    if (id < 0) return 2;
+    bytes o = {0};
+    if (g_re_retryable) add_end_retryable(&o, (uint32_t)id, ORCHLOG_RESOURCE_EXHAUSTED, "too many calls");
+    else add_end(&o, (uint32_t)id, ORCHLOG_RESOURCE_EXHAUSTED, "response too large");
+    write_all(fd, &o);
+    free(o.p);
+    if (!g_re_retryable) return 0;
+    id = expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START);
+    if (id < 0) return 3;
+    unsigned char hb[64];
+    size_t hn = health_bytes(hb);
+    bytes h = {0};
+    add_message(&h, (uint32_t)id, hb, hn);
+    add_end(&h, (uint32_t)id, ORCHLOG_OK, NULL);
+    write_all(fd, &h);
+    free(h.p);
+    return 0;
+}
+
+static int resource_exhausted_case(int retryable) {
+    g_re_retryable = retryable;
+    pid_t pid;
+    int port = fake_start(script_resource_exhausted, &pid);
+    if (port <= 0) return 0;
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0;
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    ok = ok && (retryable ? st == ORCHLOG_OK && orchlog_test_attempts(c) == 2
+                          : st == ORCHLOG_RESOURCE_EXHAUSTED && c->err == ORCHLOG_ERR_STATUS &&
+                                strcmp(c->message, "response too large") == 0 &&
+                                orchlog_test_attempts(c) == 1);
+    if (!ok && c) fprintf(stderr, "    retryable %d: st %d attempts %u: %s\n", retryable, st,
+                          orchlog_test_attempts(c), c->errstr);
+    orchlog_free(c);
+    return ok && fake_wait(pid) == 0;
+}
+
+static void test_fake_resource_exhausted_retry(void) {
+    CHECK(resource_exhausted_case(0));
+    CHECK(resource_exhausted_case(1));
+}
+
+/* Signals (EINTR) while waiting for a reply do not extend the call's deadline. */
+static void on_usr1(int sig) { (void)sig; }
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_fake_eintr_keeps_deadline(void) {
+    pid_t pid;
+    int port = fake_start(script_silent_after_start, &pid); /* never answers the call */
+    CHECK(port > 0);
+    orchlog_options o;
+    orchlog_options_init(&o);
+    o.call_timeout_ms = 500;
+    o.max_attempts = 1;
+    orchlog_ctx *c = orchlog_connect("127.0.0.1", port, &o);
+    int ok = c != NULL && c->err == 0;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART */
+    sigaction(SIGUSR1, &sa, &old);
+    fflush(NULL);
+    pid_t parent = getpid();
+    pid_t sig = fork();
+    if (sig == 0) {
+        for (int i = 0; i < 100; i++) { /* 2 s of signals, every 20 ms */
+            kill(parent, SIGUSR1);
+            usleep(20000);
+        }
+        _exit(0);
+    }
+    int64_t t0 = mono_ms();
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    int64_t took = mono_ms() - t0;
+    ok = ok && sig > 0 && st == ORCHLOG_DEADLINE_EXCEEDED && took < 1500;
+    if (!ok) fprintf(stderr, "    st %d after %lld ms\n", st, (long long)took);
+    if (sig > 0) {
+        kill(sig, SIGKILL);
+        while (waitpid(sig, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    sigaction(SIGUSR1, &old, NULL);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+/* max_backoff_ms = INT_MAX: no overflow (UBSan), and a delay beyond the deadline is not slept. */
+static void test_backoff_int_max(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof(a);
+    CHECK(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+    CHECK(getsockname(s, (struct sockaddr *)&a, &al) == 0);
+    close(s);
+    orchlog_options o;
+    orchlog_options_init(&o);
+    o.call_timeout_ms = 200;
+    o.connect_timeout_ms = 200;
+    o.max_attempts = 2;
+    o.initial_backoff_ms = INT_MAX;
+    o.max_backoff_ms = INT_MAX;
+    orchlog_ctx *c = orchlog_connect("127.0.0.1", ntohs(a.sin_port), &o);
+    CHECK(c != NULL && c->err == ORCHLOG_ERR_IO);
+    int ok = 1;
+    for (int i = 0; i < 20 && ok; i++) {
+        unsigned before = orchlog_test_attempts(c);
+        orchlog_health_info h;
+        int st = orchlog_health(c, &h);
+        /* The delay is uniform in [0, INT_MAX] ms: beyond the 200 ms deadline, so no retry. */
+        ok = st == ORCHLOG_UNAVAILABLE && orchlog_test_attempts(c) == before + 1;
+        if (!ok) fprintf(stderr, "    try %d: st %d attempts %u -> %u\n", i, st, before,
+                         orchlog_test_attempts(c));
+    }
+    orchlog_stream *st = ok ? orchlog_children_open(c, NULL, 0, 0) : NULL;
+    ok = ok && st != NULL && orchlog_stream_done(st) &&
+         orchlog_stream_status(st) == ORCHLOG_UNAVAILABLE;
+    orchlog_stream_free(st);
+    orchlog_free(c);
+    CHECK(ok);
+}
+
 const test_case reader_tests[] = {
     {"reader: frames fed at once, byte by byte and in pieces", test_reader_splits},
     {"reader: PROTOCOL.md worked example bytes", test_reader_worked_example},
@@ -660,5 +1042,14 @@ const test_case reader_tests[] = {
     {"fake server: truncated frame then EOF -> UNAVAILABLE after retry", test_fake_truncated_then_eof},
     {"fake server: goaway instead of hello_ack", test_fake_goaway_instead_of_hello_ack},
     {"connect refused", test_connect_refused},
+    {"reader: unknown frame kinds are skipped", test_reader_unknown_kind_skipped},
+    {"fake server: unknown frame kind ignored", test_fake_unknown_kind_ignored},
+    {"fake server: second message on a unary call -> protocol error", test_fake_unary_two_messages},
+    {"fake server: stream messages beyond credit -> protocol error", test_fake_stream_over_credit},
+    {"fake server: hello_ack max_frame_bytes out of range -> protocol error", test_fake_hello_ack_frame_limit},
+    {"fake server: goaway FAILED_PRECONDITION/INVALID_ARGUMENT in handshake is final", test_fake_goaway_final_in_handshake},
+    {"fake server: RESOURCE_EXHAUSTED retried only when retryable", test_fake_resource_exhausted_retry},
+    {"fake server: EINTR does not extend the deadline", test_fake_eintr_keeps_deadline},
+    {"backoff: max_backoff_ms = INT_MAX", test_backoff_int_max},
     {NULL, NULL},
 };

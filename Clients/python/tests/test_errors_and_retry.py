@@ -83,3 +83,14 @@ def test_retry_policy_codes() -> None:
     custom = RetryPolicy(retryable_codes=frozenset({StatusCode.RESOURCE_EXHAUSTED}))
     assert custom.is_retryable(orchlog.ResourceExhausted("x"))
     assert not custom.is_retryable(orchlog.Unavailable("x"))
+
+
+def test_retryable_resource_exhausted_follows_the_servers_detail() -> None:
+    policy = RetryPolicy()
+    marked = error_from_code(int(StatusCode.RESOURCE_EXHAUSTED), "busy", {"retryable": "true"})
+    assert type(marked) is orchlog.ResourceExhausted
+    assert marked.details == {"retryable": "true"} and marked.server_says_retryable
+    assert policy.is_retryable(marked)
+    assert not policy.is_retryable(orchlog.ResourceExhausted("response too large"))
+    other = error_from_code(int(StatusCode.NOT_FOUND), "x", {"retryable": "true"})
+    assert not policy.is_retryable(other)

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -392,5 +392,347 @@ def test_local_deadline_when_server_never_answers() -> None:
         with pytest.raises(orchlog.DeadlineExceeded):
             c.health()
         time.sleep(0.2)
+    fake.close()
+    assert fake.error is None
+
+
+# -- protocol violations and edge cases of a misbehaving server -------------------------------
+
+
+class RawServer:
+    """Accepts one connection and hands it to ``handler(conn, read_frame)``: no automatic
+    hello_ack, for handshake tests."""
+
+    def __init__(self, handler) -> None:  # type: ignore[no-untyped-def]
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.handler = handler
+        self.error: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+            conn.settimeout(5)
+            decoder = FrameDecoder()
+            pending: List[pb.Frame] = []
+
+            def read_frame() -> pb.Frame:
+                while not pending:
+                    data = conn.recv(65536)
+                    if not data:
+                        raise EOFError
+                    pending.extend(decoder.feed(data))
+                return pending.pop(0)
+
+            with conn:
+                self.handler(conn, read_frame)
+        except BaseException as exc:
+            self.error = exc
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+def _health_reply(conn: socket.socket, call_id: int) -> None:
+    reply = pb.Frame(call_id=call_id)
+    reply.message.payload = pb.HealthResponse(
+        status="SERVING", version="fake", entry_count=1
+    ).SerializeToString()
+    _send(conn, reply)
+    end = pb.Frame(call_id=call_id)
+    end.end.code = pb.OK
+    _send(conn, end)
+
+
+@pytest.mark.parametrize(
+    "options", [{"connect_timeout": 0.5}, {"connect_timeout": 5.0, "timeout": 0.5}]
+)
+def test_handshake_has_one_deadline_that_other_frames_do_not_extend(
+    options: Dict[str, float],
+) -> None:
+    """A server that keeps sending pings but never hello_ack: the handshake fails once
+    connect_timeout (or the shorter call deadline) has passed, not one recv timeout later."""
+
+    def handler(conn, read_frame):  # type: ignore[no-untyped-def]
+        read_frame()  # hello
+        stop = time.monotonic() + 3.0
+        try:
+            while time.monotonic() < stop:
+                ping = pb.Frame(call_id=0)
+                ping.ping.payload = b"keep"
+                _send(conn, ping)
+                time.sleep(0.1)
+        except OSError:
+            pass  # the client gave up
+
+    server = RawServer(handler)
+    started = time.monotonic()
+    with orchlog.Client("127.0.0.1", server.port, retry=None, **options) as c:
+        with pytest.raises(orchlog.TransportError) as info:
+            c.health()
+    elapsed = time.monotonic() - started
+    server.close()
+    assert "no hello_ack in time" in info.value.message
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("limit", [0, 65535, 268435457])
+def test_hello_ack_max_frame_bytes_outside_range_is_a_protocol_error(limit: int) -> None:
+    def handler(conn, read_frame):  # type: ignore[no-untyped-def]
+        read_frame()  # hello
+        ack = pb.Frame(call_id=0)
+        ack.hello_ack.protocol_version = 1
+        ack.hello_ack.server_name = "fake"
+        ack.hello_ack.max_frame_bytes = limit
+        ack.hello_ack.max_concurrent_calls = 10
+        _send(conn, ack)
+        try:
+            start = read_frame()  # only reached when the client accepted the ack
+        except (EOFError, OSError):
+            return
+        _health_reply(conn, start.call_id)
+        time.sleep(0.2)
+
+    server = RawServer(handler)
+    with orchlog.Client("127.0.0.1", server.port, retry=None) as c:
+        with pytest.raises(orchlog.TransportError) as info:
+            c.health()
+    server.close()
+    assert "max_frame_bytes" in info.value.message and "protocol error" in info.value.message
+
+
+def test_stream_messages_beyond_credit_cost_the_connection() -> None:
+    """Credit 4, the server sends 6 at once: 4 reach the consumer, then a library error; the
+    connection is closed (the queue never holds more than the window)."""
+
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        start = read_frame()
+        assert start.start.initial_credit == 4
+        data = b""
+        for seq in range(1, 7):
+            m = pb.Frame(call_id=start.call_id)
+            m.message.payload = pb.LogEntry(
+                orchestration_session_log_id=uuid7(), content=f"e{seq}", seq=seq
+            ).SerializeToString()
+            data += encode_frame(m, 1 << 20)
+        end = pb.Frame(call_id=start.call_id)
+        end.end.code = pb.OK
+        conn.sendall(data + encode_frame(end, 1 << 20))
+        time.sleep(0.5)
+
+    fake = FakeServer(script)
+    with orchlog.Client("127.0.0.1", fake.port, retry=None, stream_window=4) as c:
+        stream = c.stream_children()
+        got = [next(stream).content]
+        call = stream._state.call
+        assert call is not None
+        # Let the reader take in every frame before consuming more grants more credit.
+        deadline = time.monotonic() + 5
+        while call._events.qsize() < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert call._events.qsize() == 4  # e2, e3, e4 and the error: bounded by the window
+        with pytest.raises(orchlog.OrchLogError) as info:
+            for entry in stream:
+                got.append(entry.content)
+        conn = c._conn
+        assert conn is not None and conn.closed
+    fake.close()
+    assert got == ["e1", "e2", "e3", "e4"]
+    assert type(info.value) is orchlog.Internal and "credit" in info.value.message
+
+
+def test_second_message_on_unary_call_costs_the_connection() -> None:
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        start = read_frame()
+        for _ in range(2):
+            reply = pb.Frame(call_id=start.call_id)
+            reply.message.payload = pb.HealthResponse(status="SERVING").SerializeToString()
+            _send(conn, reply)
+        end = pb.Frame(call_id=start.call_id)
+        end.end.code = pb.OK
+        _send(conn, end)
+        time.sleep(0.3)
+
+    fake = FakeServer(script)
+    with orchlog.Client("127.0.0.1", fake.port, retry=None) as c:
+        with pytest.raises(orchlog.Internal) as info:
+            c.health()
+        conn = c._conn
+        assert conn is not None and conn.closed
+    fake.close()
+    assert "unary" in info.value.message
+
+
+def _end_resource_exhausted(conn: socket.socket, call_id: int, retryable: bool) -> None:
+    end = pb.Frame(call_id=call_id)
+    end.end.code = pb.RESOURCE_EXHAUSTED
+    end.end.message = "too many concurrent calls"
+    if retryable:
+        end.end.details["retryable"] = "true"
+    _send(conn, end)
+
+
+def test_retryable_resource_exhausted_is_retried_by_default_policy() -> None:
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        start = read_frame()
+        _end_resource_exhausted(conn, start.call_id, retryable=True)
+        again = read_frame()  # the retry, on the same connection
+        _health_reply(conn, again.call_id)
+        time.sleep(0.2)
+
+    fake = FakeServer(script)
+    with orchlog.Client("127.0.0.1", fake.port) as c:  # the default retry policy
+        assert c.health().version == "fake"
+    fake.close()
+    assert fake.error is None
+
+
+def test_resource_exhausted_without_retryable_detail_is_final() -> None:
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        start = read_frame()
+        _end_resource_exhausted(conn, start.call_id, retryable=False)
+        start = read_frame()  # a second call, with retries disabled
+        _end_resource_exhausted(conn, start.call_id, retryable=True)
+        time.sleep(0.3)
+
+    fake = FakeServer(script)
+    with orchlog.Client("127.0.0.1", fake.port) as c:
+        with pytest.raises(orchlog.ResourceExhausted) as info:
+            c.health()
+        assert info.value.details == {} and not info.value.server_says_retryable
+        c.retry = orchlog.NO_RETRY
+        with pytest.raises(orchlog.ResourceExhausted) as info:
+            c.health()
+        assert info.value.details == {"retryable": "true"} and info.value.server_says_retryable
+    fake.close()
+    assert fake.error is None
+
+
+def test_undecodable_responses_raise_library_errors() -> None:
+    """A payload that is no valid message, and strings with invalid UTF-8 (also nested in a
+    stream's TreeNode), raise orchlog.Internal, never a protobuf error or bytes fields."""
+    payloads = [
+        b"\xff\xff\xff",  # GetLog: not a LogEntry
+        b"\x22\x02\xff\xfe",  # GetLog: LogEntry.content with invalid UTF-8
+        b"\x0a\x02\xff\xfe",  # Health: status with invalid UTF-8
+        b"\x0a\x04\x22\x02\xff\xfe",  # GetTree: TreeNode.entry.content with invalid UTF-8
+    ]
+
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        for payload in payloads:
+            start = read_frame()
+            m = pb.Frame(call_id=start.call_id)
+            m.message.payload = payload
+            _send(conn, m)
+            end = pb.Frame(call_id=start.call_id)
+            end.end.code = pb.OK
+            _send(conn, end)
+        time.sleep(0.3)
+
+    fake = FakeServer(script)
+    with orchlog.Client("127.0.0.1", fake.port, retry=None) as c:
+        for call in (
+            lambda: c.get_log(uuid7()),
+            lambda: c.get_log(uuid7()),
+            c.health,
+            lambda: list(c.get_tree(uuid7())),
+        ):
+            with pytest.raises(orchlog.OrchLogError) as info:
+                call()
+            assert type(info.value) is orchlog.Internal
+    fake.close()
+    assert fake.error is None
+
+
+def test_end_with_unknown_status_code_is_unknown_not_ok() -> None:
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        start = read_frame()
+        reply = pb.Frame(call_id=start.call_id)
+        reply.message.payload = pb.HealthResponse(status="SERVING").SerializeToString()
+        _send(conn, reply)
+        # end { code: 99, message: "odd" }: 99 is no StatusCode, so it is hand-encoded.
+        end = b"\x08\x63\x12\x03odd"
+        raw = b"\x08" + bytes([start.call_id]) + b"\x42" + bytes([len(end)]) + end
+        conn.sendall(len(raw).to_bytes(4, "big") + raw)
+        time.sleep(0.3)
+
+    fake = FakeServer(script)
+    with orchlog.Client("127.0.0.1", fake.port, retry=None) as c:
+        with pytest.raises(orchlog.Unknown) as info:
+            c.health()
+    fake.close()
+    assert fake.error is None
+    assert info.value.code == orchlog.StatusCode.UNKNOWN and "99" in info.value.message
+
+
+def test_pong_to_largest_ping_leaves_call_id_out() -> None:
+    """A ping without call_id of exactly max_frame_bytes: the pong with an explicit call_id 0
+    would be 2 bytes over the limit, so it goes without one (PROTOCOL.md section 2)."""
+    limit = 1 << 20  # what FakeServer announces
+    size = limit - 8
+    while True:
+        ping = pb.Frame()
+        ping.ping.payload = b"p" * size
+        if ping.ByteSize() >= limit:
+            break
+        size += 1
+    assert ping.ByteSize() == limit
+    pongs: List[pb.Frame] = []
+
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        start = read_frame()
+        _send(conn, ping)
+        small = pb.Frame(call_id=0)
+        small.ping.payload = b"s"
+        _send(conn, small)
+        pongs.append(read_frame())
+        pongs.append(read_frame())
+        _health_reply(conn, start.call_id)
+        time.sleep(0.2)
+
+    fake = FakeServer(script)
+    with orchlog.Client("127.0.0.1", fake.port, retry=None) as c:
+        assert c.health().serving
+    fake.close()
+    assert fake.error is None
+    big, small_pong = pongs
+    assert big.WhichOneof("kind") == "pong" and big.pong.payload == ping.ping.payload
+    assert not big.HasField("call_id") and big.ByteSize() <= limit
+    assert small_pong.HasField("call_id") and small_pong.call_id == 0  # explicit otherwise
+
+
+def _stream_script(payload: bytes):  # type: ignore[no-untyped-def]
+    def script(conn, read_frame):  # type: ignore[no-untyped-def]
+        start = read_frame()
+        m = pb.Frame(call_id=start.call_id)
+        m.message.payload = payload
+        _send(conn, m)
+        end = pb.Frame(call_id=start.call_id)
+        end.end.code = pb.OK
+        _send(conn, end)
+        time.sleep(0.2)
+
+    return script
+
+
+def test_unprocessed_streams_are_retried_transparently_once() -> None:
+    """A stream above a goaway's last_call_id is retried at once, even with retries disabled,
+    like a unary call (README: retries)."""
+    entry = pb.LogEntry(orchestration_session_log_id=uuid7(), content="child", seq=5)
+    node = pb.TreeNode(entry=entry, depth=0)
+    fake = FakeServer(
+        _goaway_script(pb.OK, 0),
+        _stream_script(entry.SerializeToString()),
+        _goaway_script(pb.OK, 0),
+        _stream_script(node.SerializeToString()),
+    )
+    with orchlog.Client("127.0.0.1", fake.port, retry=None) as c:
+        assert [e.content for e in c.stream_children()] == ["child"]
+    with orchlog.Client("127.0.0.1", fake.port, retry=None) as c:  # the fake's third connection
+        assert [n.entry.content for n in c.get_tree(uuid7())] == ["child"]
     fake.close()
     assert fake.error is None

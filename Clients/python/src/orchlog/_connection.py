@@ -13,7 +13,7 @@ import queue
 import socket
 import threading
 import time
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._proto import orchlog_pb2 as pb
 from ._wire import (
@@ -40,18 +40,91 @@ log = logging.getLogger("orchlog")
 _DEADLINE_GRACE = 0.5
 _RECV_BYTES = 256 * 1024
 
-_Event = Union[Tuple[str, bytes], Tuple[str, int, str], Tuple[str, OrchLogError]]
+# The range of max_frame_bytes a server can announce (PROTOCOL.md section 12).
+MIN_MAX_FRAME_BYTES = 65536
+MAX_MAX_FRAME_BYTES = 268435456
+
+_Event = Union[
+    Tuple[str, bytes], Tuple[str, int, str, Dict[str, str]], Tuple[str, OrchLogError]
+]
+
+
+def _text(value: Any) -> str:
+    """A string field of a server frame as text: proto2 strings with invalid UTF-8 can come
+    back as bytes (upb, cpp), which are decoded with replacement characters."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _enum_code(message: Any, has: bool, value: int, field_number: int = 1) -> Optional[int]:
+    """The number in enum field ``field_number`` of ``message``, known to the schema or not.
+
+    A proto2 enum value that the schema does not know is kept as an unknown field and the field
+    reads as absent (its default, 0 = OK), so it is recovered from the re-serialized message.
+    None when the field is absent.
+    """
+    if has:
+        return int(value)
+    data: bytes = message.SerializeToString()
+    found: Optional[int] = None
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        result = shift = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return result
+
+    try:
+        while pos < len(data):
+            key = varint()
+            number, wire_type = key >> 3, key & 7
+            if wire_type == 0:
+                v = varint()
+                if number == field_number:
+                    found = v & 0xFFFF_FFFF_FFFF_FFFF
+                    if found >= 1 << 63:
+                        found -= 1 << 64  # int32 enums are sent sign-extended
+            elif wire_type == 1:
+                pos += 8
+            elif wire_type == 2:
+                length = varint()  # not `pos += varint()`: that adds to the old pos
+                pos += length
+            elif wire_type == 5:
+                pos += 4
+            else:
+                break
+    except IndexError:
+        pass
+    return found
 
 
 class Call:
     """The client side of one call: an event queue filled by the reader thread."""
 
-    def __init__(self, conn: Connection, call_id: int, method: str) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        call_id: int,
+        method: str,
+        allowance: Optional[int] = None,
+        unary: bool = False,
+    ) -> None:
         self.conn = conn
         self.call_id = call_id
         self.method = method
         self.ended = False  # the consumer has seen the end (or an error)
         self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        # Messages the server may still send (credit granted, or 1 for a unary call); None is
+        # unlimited. Guarded by the connection's lock. More is a protocol violation.
+        self.allowance = allowance
+        self.unary = unary
 
     # Called by the connection (reader thread or failing thread).
     def _deliver(self, event: _Event) -> None:
@@ -80,10 +153,10 @@ class Call:
             return event[1]  # type: ignore[return-value]
         self.ended = True
         if kind == "end":
-            code, message = event[1], event[2]  # type: ignore[misc]
+            code, message, details = event[1], event[2], event[3]  # type: ignore[misc]
             if code == StatusCode.OK:
                 return None
-            raise error_from_code(code, message)  # type: ignore[arg-type]
+            raise error_from_code(code, message, details)  # type: ignore[arg-type]
         raise event[1]  # type: ignore[misc]
 
     def credit(self, n: int) -> None:
@@ -137,26 +210,43 @@ class Connection:
     ) -> Connection:
         """Connect, send hello, wait for hello_ack and start the reader and writer threads.
 
+        ``timeout`` is one deadline for all of it (connecting, sending hello, waiting for
+        hello_ack), however many bytes arrive meanwhile; None waits without limit.
+
         Raises:
-            TransportError: the connection failed, or the server refused it with a goaway
-                UNAVAILABLE (draining).
+            TransportError: the connection failed, the handshake did not complete in time or
+                broke the protocol, or the server refused it with a goaway UNAVAILABLE (draining).
             OrchLogError: another goaway in place of hello_ack (e.g. ResourceExhausted).
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
             raise TransportError(f"cannot connect to {host}:{port}: {exc}") from exc
         conn = cls(sock, host, port)
         try:
-            conn._handshake(client_name, auth_token)
+            conn._handshake(client_name, auth_token, deadline)
         except BaseException:
             sock.close()
             raise
         conn._start_threads()
         return conn
 
-    def _handshake(self, client_name: str, auth_token: Optional[str]) -> None:
+    def _handshake(
+        self, client_name: str, auth_token: Optional[str], deadline: Optional[float] = None
+    ) -> None:
         sock = self._sock
+
+        def arm() -> None:
+            """Set the socket timeout to what is left of the handshake's deadline."""
+            if deadline is None:
+                sock.settimeout(None)
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout("handshake deadline passed")
+            sock.settimeout(remaining)
+
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # TCP keepalive like the server's (first probe after 60 s idle, 6 probes 10 s apart), so
         # a quiet follow stream notices a server host that vanished without FIN or RST.
@@ -174,8 +264,10 @@ class Connection:
         if auth_token is not None:
             hello.hello.auth_token = auth_token
         try:
+            arm()
             sock.sendall(encode_frame(hello, DEFAULT_MAX_FRAME_BYTES))
             while True:
+                arm()  # frames other than hello_ack do not extend the deadline
                 data = sock.recv(_RECV_BYTES)
                 if not data:
                     raise TransportError(f"{self.address}: connection closed during handshake")
@@ -184,29 +276,36 @@ class Connection:
                     kind = frame.WhichOneof("kind")
                     if kind == "hello_ack":
                         ack = frame.hello_ack
-                        self.server_name = ack.server_name
-                        if ack.max_frame_bytes:
-                            self.max_frame_bytes = ack.max_frame_bytes
-                            self._decoder.max_frame_bytes = max(
-                                DEFAULT_MAX_FRAME_BYTES, ack.max_frame_bytes
-                            )
+                        self.server_name = _text(ack.server_name)
+                        if ack.HasField("max_frame_bytes"):
+                            limit = ack.max_frame_bytes
+                            if not MIN_MAX_FRAME_BYTES <= limit <= MAX_MAX_FRAME_BYTES:
+                                raise TransportError(
+                                    f"{self.address}: protocol error: hello_ack.max_frame_bytes "
+                                    f"{limit} is outside {MIN_MAX_FRAME_BYTES}..."
+                                    f"{MAX_MAX_FRAME_BYTES}"
+                                )
+                            self.max_frame_bytes = limit
+                            self._decoder.max_frame_bytes = max(DEFAULT_MAX_FRAME_BYTES, limit)
                         self.max_concurrent_calls = ack.max_concurrent_calls
                         self._pending = frames[i + 1 :]
                         sock.settimeout(None)
                         return
                     if kind == "goaway":
-                        code = StatusCode(frame.goaway.code)
-                        message = f"{self.address} refused the connection: {frame.goaway.message}"
-                        if code == StatusCode.UNAVAILABLE:
-                            raise TransportError(message, goaway_code=code)
-                        raise error_from_code(code, message)
+                        goaway = frame.goaway
+                        number = _enum_code(goaway, goaway.HasField("code"), goaway.code) or 0
+                        text = _text(goaway.message)
+                        message = f"{self.address} refused the connection: {text}"
+                        if number == StatusCode.UNAVAILABLE:
+                            raise TransportError(message, goaway_code=StatusCode.UNAVAILABLE)
+                        raise error_from_code(number, message)
                     # Nothing else is expected before hello_ack; ignore it.
+        except OrchLogError:  # before OSError: a TransportError is also a ConnectionError
+            raise
         except socket.timeout as exc:
             raise TransportError(f"{self.address}: no hello_ack in time") from exc
         except OSError as exc:
             raise TransportError(f"{self.address}: handshake failed: {exc}") from exc
-        except OrchLogError:
-            raise
 
     def _start_threads(self) -> None:
         self._reader = threading.Thread(
@@ -283,8 +382,12 @@ class Connection:
         *,
         timeout_ms: int = 0,
         initial_credit: int = 0,
+        unary: bool = False,
     ) -> Call:
         """Open a call: assign the next call id and queue its start frame.
+
+        The server may send one message on a ``unary`` call, else ``initial_credit`` messages
+        plus the credit granted later (unlimited at 0); more fails the connection.
 
         Raises:
             TransportError: the connection has failed or is draining (``processed=False``).
@@ -311,7 +414,8 @@ class Connection:
             frame.call_id = call_id
             data = encode_frame(frame, self.max_frame_bytes)
             self._next_call_id = call_id + 1 if call_id < 0xFFFF_FFFF else 1
-            call = Call(self, call_id, method)
+            allowance = 1 if unary else (initial_credit or None)
+            call = Call(self, call_id, method, allowance, unary)
             self._calls[call_id] = call
             self._out.put(data)
         return call
@@ -328,7 +432,7 @@ class Connection:
             if remaining <= 0:
                 raise DeadlineExceeded(f"{method}: deadline exceeded before the call started")
             timeout_ms = max(1, min(0xFFFF_FFFF, int(remaining * 1000 + 0.999)))
-        call = self.start_call(method, request, timeout_ms=timeout_ms)
+        call = self.start_call(method, request, timeout_ms=timeout_ms, unary=True)
         payload: Optional[bytes] = None
         try:
             while True:
@@ -348,6 +452,8 @@ class Connection:
         frame.credit.n = n
         with self._lock:
             if self._calls.get(call.call_id) is call:
+                if call.allowance is not None:
+                    call.allowance += n
                 self._out.put(encode_frame(frame, self.max_frame_bytes))
 
     def _send_cancel(self, call: Call) -> None:
@@ -421,35 +527,63 @@ class Connection:
     def _dispatch(self, frame: pb.Frame) -> None:
         kind = frame.WhichOneof("kind")
         if kind == "message":
+            violation = False
             with self._lock:
                 call = self._calls.get(frame.call_id)
-            if call is not None:
-                call._deliver(("message", frame.message.payload))
+                if call is not None and call.allowance is not None:
+                    if call.allowance <= 0:
+                        violation = True
+                        del self._calls[call.call_id]
+                    else:
+                        call.allowance -= 1
+            if call is None:
+                return
+            if violation:
+                # The call fails after the messages already queued (at most its window), and
+                # so does the connection (raised to _read_frames).
+                what = (
+                    "a second message on a unary call"
+                    if call.unary
+                    else "more messages than the credit granted"
+                )
+                err = Internal(f"{call.method}: protocol error from {self.address}: {what}")
+                call._deliver(("error", err))
+                raise err
+            call._deliver(("message", frame.message.payload))
         elif kind == "end":
             with self._lock:
                 call = self._calls.pop(frame.call_id, None)
             if call is not None:
                 end = frame.end
-                message = end.message if end.HasField("message") else ""
-                call._deliver(("end", int(end.code), message))
+                message = _text(end.message) if end.HasField("message") else ""
+                # Absent code: OK (the proto2 default); a number this client does not know is
+                # not OK: error_from_code maps it to UNKNOWN.
+                number = _enum_code(end, end.HasField("code"), end.code)
+                details = {_text(k): _text(v) for k, v in end.details.items()}
+                call._deliver(("end", 0 if number is None else number, message, details))
         elif kind == "ping":
             pong = pb.Frame(call_id=0)
             pong.pong.payload = frame.ping.payload
+            if pong.ByteSize() > self.max_frame_bytes:
+                # The answer to a ping of the largest size: call_id 0 is left implicit so that
+                # the pong fits (PROTOCOL.md section 2).
+                pong.ClearField("call_id")
             self._send_control(pong)
         elif kind == "goaway":
             self._on_goaway(frame.goaway)
         # pong, hello_ack and client-only kinds are ignored.
 
     def _on_goaway(self, goaway: pb.GoAway) -> None:
-        code = StatusCode(goaway.code) if goaway.code in StatusCode._value2member_map_ else None
-        message = goaway.message
+        number = _enum_code(goaway, goaway.HasField("code"), goaway.code) or 0
+        code = StatusCode(number) if number in StatusCode._value2member_map_ else None
+        message = _text(goaway.message)
         if code == StatusCode.UNAVAILABLE:
             # Draining: open calls still finish; no new calls on this connection.
             log.info("orchlog server %s is draining: %s", self.address, message)
             with self._lock:
                 self._draining = True
             return
-        name = code.name if code is not None else str(goaway.code)
+        name = code.name if code is not None else str(number)
         self._fail(
             f"{self.address} sent goaway {name}: {message}",
             goaway_code=code,

@@ -15,14 +15,18 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Type,
     TypeVar,
     Union,
 )
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
 from ._connection import Call, Connection
 from ._proto import orchlog_pb2 as pb
 from ._wire import uuid7
-from .errors import Cancelled, OrchLogError, TransportError
+from .errors import Cancelled, Internal, OrchLogError, TransportError
 from .models import AppendResult, Health, LogEntry, TreeNode, _json_text
 from .retry import RetryPolicy
 
@@ -31,9 +35,42 @@ __all__ = ["DEFAULT_RETRY", "Client", "LogStream"]
 log = logging.getLogger("orchlog")
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
 
 #: The policy a :class:`Client` uses unless given another one.
 DEFAULT_RETRY = RetryPolicy()
+
+
+def _check_text(message: Message, path: str) -> None:
+    """Raise ValueError for a string field (nested ones included) that is not valid UTF-8."""
+    for field, value in message.ListFields():
+        repeated = (
+            field.is_repeated  # protobuf >= 5.29; `label` is gone in 7
+            if hasattr(field, "is_repeated")
+            else field.label == FieldDescriptor.LABEL_REPEATED
+        )
+        for i, item in enumerate(value if repeated else [value]):
+            name = f"{path}.{field.name}[{i}]" if repeated else f"{path}.{field.name}"
+            if field.type == FieldDescriptor.TYPE_STRING and not isinstance(item, str):
+                raise ValueError(f"{name} is not valid UTF-8")
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                _check_text(item, name)
+
+
+def _parse(cls: Type[M], payload: bytes, method: str) -> M:
+    """Decode a response payload; anything undecodable is the client's own :class:`Internal`.
+
+    proto2 string fields with invalid UTF-8 fail to decode (pure Python) or come back as bytes
+    (upb, cpp): both are rejected, so no field of a returned value is ever bytes.
+    """
+    try:
+        message = cls.FromString(payload)
+        _check_text(message, cls.DESCRIPTOR.name)
+    except Exception as exc:  # DecodeError, UnicodeDecodeError, ValueError
+        raise Internal(
+            f"{method}: the server's response is not a valid {cls.DESCRIPTOR.full_name}: {exc}"
+        ) from exc
+    return message
 
 
 class LogStream(Generic[T]):
@@ -130,6 +167,11 @@ class _StreamCall:
                 self.call.credit(self._unacked)
                 self._unacked = 0
             yield payload
+
+
+def _unprocessed(error: OrchLogError) -> bool:
+    """True when the server certainly never saw the call (PROTOCOL.md section 3.4)."""
+    return isinstance(error, TransportError) and error.processed is False
 
 
 class Client:
@@ -269,7 +311,7 @@ class Client:
                 conn = self._connection(deadline)
                 return attempt_fn(conn, deadline)
             except OrchLogError as error:
-                if isinstance(error, TransportError) and error.processed is False and transparent:
+                if _unprocessed(error) and transparent:
                     transparent -= 1
                     attempt -= 1
                     log.debug("orchlog call not processed by the server (%s); retrying", error)
@@ -329,7 +371,7 @@ class Client:
         )
         request = pb.AppendLogRequest(entry=entry._to_pb()).SerializeToString()
         payload = self._unary("AppendLog", request)
-        return AppendResult._from_pb(pb.AppendLogResponse.FromString(payload))
+        return AppendResult._from_pb(_parse(pb.AppendLogResponse, payload, "AppendLog"))
 
     def append_logs(
         self, entries: Iterable[Union[LogEntry, Mapping[str, Any]]]
@@ -356,7 +398,7 @@ class Client:
                 m.orchestration_session_log_id = uuid7()
             request.entries.append(m)
         payload = self._unary("AppendLogs", request.SerializeToString())
-        response = pb.AppendLogsResponse.FromString(payload)
+        response = _parse(pb.AppendLogsResponse, payload, "AppendLogs")
         return [AppendResult._from_pb(r) for r in response.results]
 
     def get_log(self, orchestration_session_log_id: str) -> LogEntry:
@@ -368,12 +410,12 @@ class Client:
         """
         request = pb.GetLogRequest(orchestration_session_log_id=orchestration_session_log_id)
         payload = self._unary("GetLog", request.SerializeToString())
-        return LogEntry._from_pb(pb.LogEntry.FromString(payload))
+        return LogEntry._from_pb(_parse(pb.LogEntry, payload, "GetLog"))
 
     def health(self) -> Health:
         """The server's health (``Health``); a draining server is retried as UNAVAILABLE."""
         payload = self._unary("Health", b"")
-        m = pb.HealthResponse.FromString(payload)
+        m = _parse(pb.HealthResponse, payload, "Health")
         return Health(status=m.status, version=m.version, entry_count=m.entry_count)
 
     def stream_children(
@@ -409,6 +451,7 @@ class Client:
     ) -> Generator[LogEntry, None, None]:
         yielded = 0
         attempt = 0
+        transparent = 1  # as in _run: a call the server never saw is retried once at once
         while not state.closed.is_set():
             request = pb.StreamChildrenRequest(after_seq=state.last_seq or 0, follow=follow)
             if parent is not None:
@@ -423,16 +466,22 @@ class Client:
                 stream = self._open_stream("StreamChildren", request.SerializeToString(), state)
                 with stream:
                     for payload in stream:
-                        entry = LogEntry._from_pb(pb.LogEntry.FromString(payload))
+                        entry = LogEntry._from_pb(_parse(pb.LogEntry, payload, "StreamChildren"))
                         if entry.seq is not None:
                             state.last_seq = entry.seq
                         yielded += 1
                         attempt = 0
+                        transparent = 1
                         yield entry
                 return
             except OrchLogError as error:
                 if state.closed.is_set():
                     return
+                if _unprocessed(error) and transparent:
+                    transparent -= 1
+                    attempt -= 1
+                    log.debug("orchlog stream not processed by the server (%s); retrying", error)
+                    continue
                 if time.monotonic() - started > self.retry.max_backoff:
                     attempt = 1  # a long-lived stream broke: start the backoff afresh
                 delay = self._retry_delay(error, max(attempt, 1), None)
@@ -463,17 +512,23 @@ class Client:
     def _tree(self, request: bytes, state: _StreamState) -> Generator[TreeNode, None, None]:
         attempt = 0
         yielded = False
+        transparent = 1  # as in _run: a call the server never saw is retried once at once
         while not state.closed.is_set():
             attempt += 1
             try:
                 with self._open_stream("GetTree", request, state) as stream:
                     for payload in stream:
                         yielded = True
-                        yield TreeNode._from_pb(pb.TreeNode.FromString(payload))
+                        yield TreeNode._from_pb(_parse(pb.TreeNode, payload, "GetTree"))
                 return
             except OrchLogError as error:
                 if state.closed.is_set():
                     return
+                if not yielded and _unprocessed(error) and transparent:
+                    transparent -= 1
+                    attempt -= 1
+                    log.debug("orchlog stream not processed by the server (%s); retrying", error)
+                    continue
                 delay = None if yielded else self._retry_delay(error, attempt, None)
                 if delay is None:
                     raise

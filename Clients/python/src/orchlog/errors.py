@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 import enum
-from typing import Dict, Optional, Type
+from typing import Dict, Mapping, Optional, Type
 
 __all__ = [
     "Aborted",
@@ -66,15 +66,30 @@ class OrchLogError(Exception):
     Attributes:
         code: the status code of the failure.
         message: the server's (or the client's) human-readable message.
+        details: the ``details`` of the server's ``CallEnd`` (empty for local failures), e.g.
+            ``{"retryable": "true"}`` on RESOURCE_EXHAUSTED for too many concurrent calls.
     """
 
     #: The code that instances of this class carry by default.
     default_code: StatusCode = StatusCode.UNKNOWN
 
-    def __init__(self, message: str = "", code: Optional[StatusCode] = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        code: Optional[StatusCode] = None,
+        *,
+        details: Optional[Mapping[str, str]] = None,
+    ) -> None:
         self.code: StatusCode = self.default_code if code is None else StatusCode(code)
         self.message: str = message
+        self.details: Dict[str, str] = dict(details or {})
         super().__init__(message)
+
+    @property
+    def server_says_retryable(self) -> bool:
+        """True when the server marked the failure retryable (``details["retryable"] == "true"``;
+        today only RESOURCE_EXHAUSTED for too many concurrent calls, which was never processed)."""
+        return self.details.get("retryable") == "true"
 
     def __str__(self) -> str:
         return f"{self.code.name}: {self.message}" if self.message else self.code.name
@@ -228,13 +243,16 @@ _CLASSES: Dict[StatusCode, Type[OrchLogError]] = {
 }
 
 
-def error_from_code(code: int, message: str = "") -> OrchLogError:
+def error_from_code(
+    code: int, message: str = "", details: Optional[Mapping[str, str]] = None
+) -> OrchLogError:
     """Build the exception for a non-OK status ``code``.
 
     Args:
         code: a gRPC status code number. Numbers unknown to this client map to :class:`Unknown`
             (with code UNKNOWN); OK also maps to :class:`Unknown`, as it is not an error.
         message: the status message.
+        details: the ``CallEnd.details``, kept in :attr:`OrchLogError.details`.
 
     Returns:
         An instance of the subclass registered for ``code``.
@@ -242,6 +260,7 @@ def error_from_code(code: int, message: str = "") -> OrchLogError:
     try:
         status = StatusCode(code)
     except ValueError:
-        return Unknown(f"status code {code}: {message}" if message else f"status code {code}")
+        text = f"status code {code}: {message}" if message else f"status code {code}"
+        return Unknown(text, details=details)
     cls = _CLASSES.get(status, Unknown)
-    return cls(message, status if cls is not Unknown else StatusCode.UNKNOWN)
+    return cls(message, status if cls is not Unknown else StatusCode.UNKNOWN, details=details)

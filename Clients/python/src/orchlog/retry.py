@@ -16,8 +16,10 @@ class RetryPolicy:
     """When and how often the client retries a failed call.
 
     A call is retried when it fails with a code in :attr:`retryable_codes` (transport failures
-    count as UNAVAILABLE) and fewer than :attr:`max_attempts` attempts were made, within the
-    call's deadline. Before attempt *n* + 1 the client sleeps a random time in
+    count as UNAVAILABLE), or with a RESOURCE_EXHAUSTED the server marked retryable (``details``
+    ``"retryable": "true"``: too many concurrent calls, never processed), and fewer than
+    :attr:`max_attempts` attempts were made, within the call's deadline. Before attempt *n* + 1
+    the client sleeps a random time in
     ``[0, min(max_backoff, initial_backoff * multiplier ** (n - 1))]`` ("full jitter") and
     reconnects if the connection was lost. Appends keep their id across attempts, so a retry
     never inserts a duplicate.
@@ -55,8 +57,11 @@ class RetryPolicy:
         )
 
     def is_retryable(self, error: OrchLogError) -> bool:
-        """True if ``error``'s code is one of :attr:`retryable_codes`."""
-        return error.code in self.retryable_codes
+        """True if ``error``'s code is one of :attr:`retryable_codes`, or it is a
+        RESOURCE_EXHAUSTED the server marked retryable (PROTOCOL.md sections 4 and 8)."""
+        if error.code in self.retryable_codes:
+            return True
+        return error.code == StatusCode.RESOURCE_EXHAUSTED and error.server_says_retryable
 
     def backoff(self, attempt: int) -> float:
         """The delay, in seconds, after failed attempt number ``attempt`` (1-based)."""
