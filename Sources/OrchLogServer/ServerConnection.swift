@@ -213,8 +213,8 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     /// Whether a stream holding `buffered` messages of `bytes` should read its next page now.
     /// While it sends, it reads ahead until a page is buffered, so the reader and this queue
     /// work at the same time. While it cannot send (no credit, output above the watermark) it
-    /// reads only once its buffer is empty, to learn whether the stream has ended: then it
-    /// holds at most one page, and a stream that never gets credit pins no more than that.
+    /// reads only once its buffer is empty, to learn whether the stream has ended: a stream
+    /// that cannot send holds at most the page it was sending and the one read ahead.
     func shouldReadAhead(_ call: ServerCall, buffered: Int, bytes: Int) -> Bool {
         buffered == 0
             || (self.canSend(call) && buffered <= self.configuration.streamPageSize

@@ -35,10 +35,13 @@ final class LogWriter: @unchecked Sendable {
     /// `PRAGMA data_version` at the last transaction's start: it changes when another
     /// connection (another process) has committed, and `siblingOrders` may then be stale.
     private var dataVersion: Int64?
-    /// Set once a flush of the WAL failed. The kernel may have dropped what it could not write
-    /// and reports that once, so later flushes cannot vouch for the WAL (whose frames chain:
-    /// recovery stops at the first lost one). Appends are refused from then on.
-    private var flushFailure: RPCStatus?
+    /// Why every append is refused until orchlogd is restarted, if it is:
+    /// - a read-only file: SQLite shares one read-only WAL index among all of the process's
+    ///   connections to it, so only a restart on a writable file lets appends in;
+    /// - a failed flush of the WAL: the kernel may have dropped what it could not write and
+    ///   reports that once, so later flushes cannot vouch for the WAL (whose frames chain:
+    ///   recovery stops at the first lost one).
+    private var refusal: RPCStatus?
     /// Committed transactions and the append requests they held: how well commits are grouped.
     private var commits = 0
     private var committedAppends = 0
@@ -57,6 +60,11 @@ final class LogWriter: @unchecked Sendable {
         self.db = db
         self.syncer = syncer
         self.logger = logger
+        if db.isReadOnly {
+            self.refusal = .unavailable(
+                "the database file is read-only (file mode or filesystem); appends fail until orchlogd is restarted on a writable file"
+            )
+        }
         self.onCommit = onCommit
         self.onExternalRows = onExternalRows
         self.lastSeq = try Self.highestRowID(db)
@@ -106,17 +114,8 @@ final class LogWriter: @unchecked Sendable {
     // MARK: - One group commit
 
     private func commit(_ batch: [PendingAppend]) {
-        if self.db.isReadOnly {
-            // SQLite shares one read-only WAL index among all of the process's connections to
-            // the file, so only a restart on a writable file lets appends in again.
-            let status = RPCStatus.unavailable(
-                "the database file is read-only (file mode or filesystem); appends fail until orchlogd is restarted on a writable file"
-            )
-            Self.complete(batch.lazy.map { ($0, .failure(status)) })
-            return
-        }
-        if let flushFailure {
-            Self.complete(batch.lazy.map { ($0, .failure(flushFailure)) })
+        if let refusal {
+            Self.complete(batch.lazy.map { ($0, .failure(refusal)) })
             return
         }
         var results: [Result<[AppendOutcome], RPCStatus>] = []
@@ -192,7 +191,7 @@ final class LogWriter: @unchecked Sendable {
         let failure = self.syncer.flush()
         if let failure {
             self.logger.critical("a flush of the WAL failed; appends are refused until orchlogd is restarted", metadata: ["error": "\(failure.message)"])
-            self.flushFailure = .unavailable(
+            self.refusal = .unavailable(
                 "appends are refused until orchlogd is restarted: an earlier flush of the WAL failed (\(failure.message))"
             )
         }

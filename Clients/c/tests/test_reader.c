@@ -679,18 +679,24 @@ static void test_fake_goaway_instead_of_hello_ack(void) {
     CHECK(fake_wait(pid) == 0);
 }
 
-static void test_connect_refused(void) {
-    /* A port that was just free: nobody listens. */
+/* A loopback port that was just free: nobody listens on it (0 if none could be found). */
+static int unused_port(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t al = sizeof(a);
-    CHECK(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
-    CHECK(getsockname(s, (struct sockaddr *)&a, &al) == 0);
-    close(s);
-    orchlog_ctx *c = connect_fast(ntohs(a.sin_port));
+    int ok = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+             getsockname(s, (struct sockaddr *)&a, &al) == 0;
+    if (s >= 0) close(s);
+    return ok ? ntohs(a.sin_port) : 0;
+}
+
+static void test_connect_refused(void) {
+    int port = unused_port();
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
     int ok = c != NULL && c->err == ORCHLOG_ERR_IO && c->status == ORCHLOG_UNAVAILABLE;
     orchlog_free(c);
     CHECK(ok);
@@ -987,15 +993,8 @@ static void test_fake_eintr_keeps_deadline(void) {
 
 /* max_backoff_ms = INT_MAX: no overflow (UBSan), and a delay beyond the deadline is not slept. */
 static void test_backoff_int_max(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof(a);
-    CHECK(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
-    CHECK(getsockname(s, (struct sockaddr *)&a, &al) == 0);
-    close(s);
+    int port = unused_port();
+    CHECK(port > 0);
     orchlog_options o;
     orchlog_options_init(&o);
     o.call_timeout_ms = 200;
@@ -1003,7 +1002,7 @@ static void test_backoff_int_max(void) {
     o.max_attempts = 2;
     o.initial_backoff_ms = INT_MAX;
     o.max_backoff_ms = INT_MAX;
-    orchlog_ctx *c = orchlog_connect("127.0.0.1", ntohs(a.sin_port), &o);
+    orchlog_ctx *c = orchlog_connect("127.0.0.1", port, &o);
     CHECK(c != NULL && c->err == ORCHLOG_ERR_IO);
     int ok = 1;
     for (int i = 0; i < 20 && ok; i++) {

@@ -242,12 +242,16 @@ def test_batch_retry_after_lost_reply(lossy_proxy: LossyProxy, server: OrchlogSe
 
 
 class FakeServer:
-    """Accepts one connection per script, answers hello, then runs ``script(conn, read_frame)``."""
+    """Accepts one connection per script, answers hello (unless ``answer_hello`` is False, for
+    handshake tests), then runs ``script(conn, read_frame)``."""
 
-    def __init__(self, *scripts) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self, *scripts, answer_hello: bool = True
+    ) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.scripts = scripts
+        self.answer_hello = answer_hello
         self.error: Optional[BaseException] = None
         self.thread = threading.Thread(target=self._run_all, daemon=True)
         self.thread.start()
@@ -271,22 +275,23 @@ class FakeServer:
                     pending.extend(decoder.feed(data))
                 return pending.pop(0)
 
-            hello = read_frame()
-            assert hello.WhichOneof("kind") == "hello" and hello.hello.protocol_version == 1
-            ack = pb.Frame(call_id=0)
-            ack.hello_ack.protocol_version = 1
-            ack.hello_ack.server_name = "fake"
-            ack.hello_ack.max_frame_bytes = 1 << 20
-            ack.hello_ack.max_concurrent_calls = 10
-            conn.sendall(encode_frame(ack, 1 << 20))
-            script(conn, read_frame)
-            conn.close()
+            with conn:
+                if self.answer_hello:
+                    hello = read_frame()
+                    assert hello.WhichOneof("kind") == "hello" and hello.hello.protocol_version == 1
+                    ack = pb.Frame(call_id=0)
+                    ack.hello_ack.protocol_version = 1
+                    ack.hello_ack.server_name = "fake"
+                    ack.hello_ack.max_frame_bytes = 1 << 20
+                    ack.hello_ack.max_concurrent_calls = 10
+                    conn.sendall(encode_frame(ack, 1 << 20))
+                script(conn, read_frame)
         except BaseException as exc:
             self.error = exc
 
     def close(self) -> None:
         self.listener.close()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=10)
 
 
 def _send(conn: socket.socket, frame: pb.Frame) -> None:
@@ -399,43 +404,6 @@ def test_local_deadline_when_server_never_answers() -> None:
 # -- protocol violations and edge cases of a misbehaving server -------------------------------
 
 
-class RawServer:
-    """Accepts one connection and hands it to ``handler(conn, read_frame)``: no automatic
-    hello_ack, for handshake tests."""
-
-    def __init__(self, handler) -> None:  # type: ignore[no-untyped-def]
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.handler = handler
-        self.error: Optional[BaseException] = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            conn, _ = self.listener.accept()
-            conn.settimeout(5)
-            decoder = FrameDecoder()
-            pending: List[pb.Frame] = []
-
-            def read_frame() -> pb.Frame:
-                while not pending:
-                    data = conn.recv(65536)
-                    if not data:
-                        raise EOFError
-                    pending.extend(decoder.feed(data))
-                return pending.pop(0)
-
-            with conn:
-                self.handler(conn, read_frame)
-        except BaseException as exc:
-            self.error = exc
-
-    def close(self) -> None:
-        self.listener.close()
-        self.thread.join(timeout=10)
-
-
 def _health_reply(conn: socket.socket, call_id: int) -> None:
     reply = pb.Frame(call_id=call_id)
     reply.message.payload = pb.HealthResponse(
@@ -468,7 +436,7 @@ def test_handshake_has_one_deadline_that_other_frames_do_not_extend(
         except OSError:
             pass  # the client gave up
 
-    server = RawServer(handler)
+    server = FakeServer(handler, answer_hello=False)
     started = time.monotonic()
     with orchlog.Client("127.0.0.1", server.port, retry=None, **options) as c:
         with pytest.raises(orchlog.TransportError) as info:
@@ -496,7 +464,7 @@ def test_hello_ack_max_frame_bytes_outside_range_is_a_protocol_error(limit: int)
         _health_reply(conn, start.call_id)
         time.sleep(0.2)
 
-    server = RawServer(handler)
+    server = FakeServer(handler, answer_hello=False)
     with orchlog.Client("127.0.0.1", server.port, retry=None) as c:
         with pytest.raises(orchlog.TransportError) as info:
             c.health()

@@ -46,19 +46,21 @@ package final class Statement {
         case nil: sqlite3_bind_null(self.handle, index)
         case .integer(let integer): sqlite3_bind_int64(self.handle, index, integer)
         case .real(let real): sqlite3_bind_double(self.handle, index, real)
-        case .text(let bytes), .blob(let bytes):
-            bytes.withUnsafeBytes { raw in
-                // A zero-length text or blob still needs a non-NULL pointer, or it binds NULL.
-                let start = raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!
-                if case .text = value {
-                    _ = start.withMemoryRebound(to: CChar.self, capacity: raw.count) {
-                        sqlite3_bind_text(self.handle, index, $0, Int32(raw.count), csqlite_transient())
-                    }
-                } else {
-                    _ = sqlite3_bind_blob(self.handle, index, start, Int32(raw.count), csqlite_transient())
-                }
+        case .text(let bytes):
+            Self.withNonNullPointer(to: bytes) {
+                _ = sqlite3_bind_text(self.handle, index, $0.assumingMemoryBound(to: CChar.self), Int32(bytes.count), csqlite_transient())
+            }
+        case .blob(let bytes):
+            Self.withNonNullPointer(to: bytes) {
+                _ = sqlite3_bind_blob(self.handle, index, $0, Int32(bytes.count), csqlite_transient())
             }
         }
+    }
+
+    /// The bytes' storage, or a non-NULL pointer to nothing when they are empty: SQLite binds
+    /// NULL for a NULL pointer, not an empty text or blob.
+    private static func withNonNullPointer(to bytes: [UInt8], _ body: (UnsafeRawPointer) -> Void) {
+        bytes.withUnsafeBytes { body($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!) }
     }
 
     package func bind(_ index: Int32, _ value: Int64?) {
