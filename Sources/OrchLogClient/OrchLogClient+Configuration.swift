@@ -19,6 +19,9 @@ extension OrchLogClient {
         public var authToken: String?
         /// Test hook, not API: called with the method and attempt number before each attempt.
         public var _attemptObserver: (@Sendable (String, Int) -> Void)?
+        /// Test hook, not API: the first call id of each connection (to reach the last id,
+        /// 2^32 − 1, without making 4 billion calls).
+        public var _firstCallID: UInt32 = 1
 
         public init() {}
     }

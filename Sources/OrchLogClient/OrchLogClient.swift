@@ -35,7 +35,8 @@ public final class OrchLogClient: Sendable {
         self.manager = ConnectionManager(
             address: address, backoff: configuration.connectionBackoff,
             clientName: configuration.clientName, authToken: configuration.authToken,
-            waitsForConnection: configuration.waitsForConnection
+            waitsForConnection: configuration.waitsForConnection,
+            firstCallID: max(1, configuration._firstCallID)
         )
     }
 

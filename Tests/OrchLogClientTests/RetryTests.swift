@@ -85,6 +85,49 @@ struct RetryTests {
         await reader.close()
     }
 
+    @Test("past call id 2^32 − 1, new calls go to a new connection; a stream open on the old one keeps it until it ends")
+    func callIDsUsedUp() async throws {
+        let server = try RestartableServer()
+        let proxy = try FaultProxy(targetPort: server.port)
+        defer { proxy.stop() }
+        let attempts = Observed()
+        var configuration = OrchLogClient.Configuration.fastTest(attempts: attempts)
+        configuration._firstCallID = UInt32.max - 2
+        let client = try OrchLogClient(host: "127.0.0.1", port: Int(proxy.port), configuration: configuration)
+        func waitFor(_ condition: () -> Bool) async throws {
+            let started = ContinuousClock.now
+            while !condition() && ContinuousClock.now - started < .seconds(5) { try await Task.sleep(for: .milliseconds(5)) }
+        }
+
+        // Connection 1: ids 2^32 − 3 (root), 2^32 − 2 (a), 2^32 − 1 (the follow).
+        let root = try await client.appendLog(LogEntry(content: "root")).entry
+        let a = try await client.appendLog(LogEntry(content: "a", parentID: root.id)).entry
+        var follow: ChildrenSequence.AsyncIterator? = client.streamChildren(of: root.id, follow: true).makeAsyncIterator()
+        #expect(try await follow?.next()?.id == a.id)
+        #expect(proxy.acceptedCount == 1)
+
+        // Connection 2: three calls, after which it has used its ids and has no call left.
+        let b = try await client.appendLog(LogEntry(content: "b", parentID: root.id)).entry
+        #expect(try await client.health().entryCount == 3)
+        #expect(try await client.getLog(id: b.id) == b)
+        #expect(proxy.acceptedCount == 2)
+        try await waitFor { proxy.closedCount == 1 }
+        #expect(proxy.closedCount == 1, "connection 2 closes once its last call has ended")
+
+        // Connection 3; the follow, still on connection 1, sees b and c live.
+        let c = try await client.appendLog(LogEntry(content: "c", parentID: root.id)).entry
+        #expect(try await follow?.next()?.id == b.id)
+        #expect(try await follow?.next()?.id == c.id)
+        #expect(proxy.acceptedCount == 3, "the follow was never reopened")
+        #expect(attempts.attemptsPerCall.allSatisfy { $0 == 1 }, "no call needed a retry")
+
+        // Ending the follow ends connection 1's last call, which closes it.
+        follow = nil
+        try await waitFor { proxy.closedCount == 2 }
+        #expect(proxy.closedCount == 2)
+        await client.close()
+    }
+
     @Test("non-retryable codes are not retried", arguments: ["FAILED_PRECONDITION", "ALREADY_EXISTS", "INVALID_ARGUMENT"])
     func nonRetryable(code: String) async throws {
         let server = try RestartableServer()

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// What a call delivers to its consumer, in order: messages, then one end.
 enum CallEvent: Sendable {
     case message([UInt8])
@@ -19,6 +21,8 @@ final class ClientCall: @unchecked Sendable {
     private var inboxHead = 0
     private(set) var end: CallEvent?
     private var waiter: CheckedContinuation<CallEvent, Never>?
+    /// When the client gives up waiting for the server, and the timeout that was sent.
+    var deadline: (at: DispatchTime, millis: UInt32)?
     /// Messages consumed since the last credit grant.
     private var consumedSinceGrant: UInt32 = 0
 

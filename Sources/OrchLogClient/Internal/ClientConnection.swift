@@ -18,25 +18,33 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
     private let connection: Connection
     private var state: State?
     private var calls: [UInt32: ClientCall] = [:]
-    private var nextCallID: UInt32 = 1
+    /// nil once the last id, 2^32 − 1, has been used: ids are never reused on a connection
+    /// (PROTOCOL.md section 4), so new calls then go to a new one.
+    private var nextCallID: UInt32?
     private var maxFrameBytes = ProtocolConstants.defaultMaxFrameBytes
+    private lazy var deadlines = CallDeadlines(queue: self.queue) { [weak self] now in
+        self?.abandonCalls(pastDeadlineAt: now)
+    }
     private let open = Atomic<Bool>(true)
 
     /// The connection gets a loop of its own, so that one client's calls never wait behind
     /// another's.
-    private init(fd: Int32, loop: EventLoop) {
+    private init(fd: Int32, loop: EventLoop, firstCallID: UInt32) {
         self.queue = loop.queue
+        self.nextCallID = firstCallID
         var options = ConnectionOptions()
         options.maxFrameBytes = 64 * 1024 * 1024
         self.connection = Connection(fd: fd, loop: loop, options: options)
     }
 
-    /// Whether new calls may start here: false after a goaway or once closed.
+    /// Whether new calls may start here: false after a goaway, once the call ids are used up,
+    /// or once closed.
     var acceptsCalls: Bool { self.open.load(ordering: .relaxed) }
 
     /// Connects, says hello and waits for `hello_ack`, all within `timeout`.
     static func connect(
-        to address: SocketAddress, timeout: Duration, clientName: String, authToken: String?
+        to address: SocketAddress, timeout: Duration, clientName: String, authToken: String?,
+        firstCallID: UInt32 = 1
     ) async throws(OrchLogError) -> ClientConnection {
         let millis = Int32(clamping: Int(timeout.seconds * 1000))
         let loop: EventLoop
@@ -53,7 +61,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         } catch {
             throw .unavailable("cannot connect to \(address): \(error)", cause: error as? SocketError)
         }
-        let client = ClientConnection(fd: fd, loop: loop)
+        let client = ClientConnection(fd: fd, loop: loop, firstCallID: firstCallID)
         do {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 client.queue.async {
@@ -101,13 +109,20 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         method: String, request: [UInt8], deadline: ContinuousClock.Instant?, window: UInt32,
         metadata: [String: String]
     ) -> ClientCall {
-        let id = self.nextCallID
-        self.nextCallID = self.nextCallID == UInt32.max ? 1 : self.nextCallID + 1
-        let call = ClientCall(id: id, method: method, window: window)
-        guard case .ready = self.state, self.acceptsCalls else {
+        guard case .ready = self.state, self.acceptsCalls, let id = self.nextCallID else {
+            // Not sent, so safe to retry, on another connection.
+            let call = ClientCall(id: 0, method: method, window: window)
             call.finish(.unavailable("connection is going away"))
             return call
         }
+        let call = ClientCall(id: id, method: method, window: window)
+        if id == UInt32.max {
+            self.nextCallID = nil
+            self.open.store(false, ordering: .relaxed)
+        } else {
+            self.nextCallID = id + 1
+        }
+        defer { self.closeIfUsedUp() }
         var timeoutMillis: UInt32 = 0
         if let deadline {
             let remaining = ContinuousClock.now.duration(to: deadline)
@@ -115,12 +130,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
                 call.finish(.deadlineExceeded("deadline passed before the call started"))
                 return call
             }
-            let millis = UInt32(clamping: max(1, Int((remaining.seconds * 1000).rounded(.up))))
-            timeoutMillis = millis
-            self.queue.asyncAfter(deadline: .now() + .milliseconds(Int(millis) + 50)) { [weak self, weak call] in
-                guard let self, let call, self.calls[call.id] === call else { return }
-                self.abandon(call, with: .deadlineExceeded("deadline of \(millis) ms exceeded (no answer from the server)"))
-            }
+            timeoutMillis = UInt32(clamping: max(1, Int((remaining.seconds * 1000).rounded(.up))))
         }
         let frame = Frame.with {
             $0.callID = id
@@ -142,6 +152,13 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
             return call
         }
         self.calls[id] = call
+        if timeoutMillis > 0 {
+            // The server ends the call at its deadline; this one, a little later, is for a
+            // server that cannot answer.
+            let localDeadline = DispatchTime.now() + .milliseconds(Int(timeoutMillis) + 50)
+            call.deadline = (at: localDeadline, millis: timeoutMillis)
+            self.deadlines.add(localDeadline)
+        }
         self.connection.send(encodedFrame: encoded)
         return call
     }
@@ -170,11 +187,38 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         self.calls[call.id] = nil
         self.connection.send(Frame.with { $0.callID = call.id; $0.cancel = .init() })
         call.finish(error)
+        self.closeIfUsedUp()
+    }
+
+    /// Abandons the calls whose local deadline is `now` or earlier; the earliest deadline of
+    /// the others.
+    private func abandonCalls(pastDeadlineAt now: DispatchTime) -> DispatchTime? {
+        var expired: [ClientCall] = []
+        var next: DispatchTime?
+        for call in self.calls.values {
+            guard let deadline = call.deadline else { continue }
+            if deadline.at <= now {
+                expired.append(call)
+            } else if next.map({ deadline.at < $0 }) ?? true {
+                next = deadline.at
+            }
+        }
+        for call in expired {
+            let millis = call.deadline?.millis ?? 0
+            self.abandon(call, with: .deadlineExceeded("deadline of \(millis) ms exceeded (no answer from the server)"))
+        }
+        return next
     }
 
     private func sendCredit(_ call: ClientCall, _ n: UInt32) {
         guard self.calls[call.id] === call else { return }
         self.connection.send(Frame.with { $0.callID = call.id; $0.credit = .with { $0.n = n } })
+    }
+
+    /// A connection whose call ids are used up closes once its last call has ended.
+    private func closeIfUsedUp() {
+        guard self.nextCallID == nil, self.calls.isEmpty, case .ready = self.state else { return }
+        self.connection.close(reason: "every call id has been used")
     }
 
     /// Closes the connection; open calls end with UNAVAILABLE.
@@ -214,6 +258,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
                     code: StatusCode(rawValue: end.code.rawValue), message: end.message,
                     serverSaysRetryable: end.details[RPCStatus.retryableDetail] == "true"
                 ))
+                self.closeIfUsedUp()
             }
         case .ping(let ping):
             self.connection.send(Frame.with { $0.callID = 0; $0.pong = .with { $0.payload = ping.payload } })
@@ -250,6 +295,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
             self.failHandshake(.unavailable("connection closed during handshake: \(reason)"))
         }
         self.state = .closed
+        self.deadlines.cancel()
         let calls = self.calls
         self.calls.removeAll()
         for call in calls.values {

@@ -9,16 +9,22 @@ actor ConnectionManager {
     private let clientName: String
     private let authToken: String?
     private let waitsForConnection: Bool
+    private let firstCallID: UInt32
     private var current: ClientConnection?
     private var connecting: Task<Void, Never>?
-    private var waiters: [Int: CheckedContinuation<ClientConnection, any Error>] = [:]
+    /// Calls waiting for a connection, each with the task that fails it at its deadline.
+    private var waiters: [Int: (continuation: CheckedContinuation<ClientConnection, any Error>, timeout: Task<Void, Never>?)] = [:]
     private var nextWaiterID = 0
     /// Connect attempts that failed in a row.
     private var failures = 0
     private var isShutDown = false
 
-    init(address: SocketAddress, backoff: ConnectionBackoff, clientName: String, authToken: String?, waitsForConnection: Bool) {
+    init(
+        address: SocketAddress, backoff: ConnectionBackoff, clientName: String, authToken: String?,
+        waitsForConnection: Bool, firstCallID: UInt32
+    ) {
         self.waitsForConnection = waitsForConnection
+        self.firstCallID = firstCallID
         self.address = address
         self.backoff = backoff
         self.clientName = clientName
@@ -36,7 +42,7 @@ actor ConnectionManager {
         if !self.waitsForConnection && self.connecting == nil {
             let connection = try await ClientConnection.connect(
                 to: self.address, timeout: self.backoff.connectTimeout(afterFailures: 0),
-                clientName: self.clientName, authToken: self.authToken
+                clientName: self.clientName, authToken: self.authToken, firstCallID: self.firstCallID
             )
             self.current = connection
             return connection
@@ -50,13 +56,14 @@ actor ConnectionManager {
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
-                    self.waiters[id] = continuation
-                    if let deadline {
+                    // Cancelled once the wait ends, so that it does not live on until the deadline.
+                    let timeout = deadline.map { deadline in
                         Task { [weak self] in
-                            try? await Task.sleep(until: deadline, clock: .continuous)
+                            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
                             await self?.resumeWaiter(id, with: .failure(OrchLogError.deadlineExceeded("deadline exceeded while connecting")))
                         }
                     }
+                    self.waiters[id] = (continuation, timeout)
                 }
             } onCancel: {
                 Task { await self.resumeWaiter(id, with: .failure(OrchLogError.cancelled)) }
@@ -69,7 +76,13 @@ actor ConnectionManager {
     }
 
     private func resumeWaiter(_ id: Int, with result: Result<ClientConnection, any Error>) {
-        self.waiters.removeValue(forKey: id)?.resume(with: result)
+        guard let waiter = self.waiters.removeValue(forKey: id) else { return }
+        waiter.timeout?.cancel()
+        waiter.continuation.resume(with: result)
+    }
+
+    private func resumeAllWaiters(with result: Result<ClientConnection, any Error>) {
+        for id in Array(self.waiters.keys) { self.resumeWaiter(id, with: result) }
     }
 
     /// Closes the connection and stops reconnecting.
@@ -77,9 +90,7 @@ actor ConnectionManager {
         self.isShutDown = true
         self.connecting?.cancel()
         self.connecting = nil
-        let waiters = self.waiters
-        self.waiters = [:]
-        for waiter in waiters.values { waiter.resume(throwing: OrchLogError.unavailable("the client is closed")) }
+        self.resumeAllWaiters(with: .failure(OrchLogError.unavailable("the client is closed")))
         self.current?.close()
         self.current = nil
     }
@@ -91,22 +102,18 @@ actor ConnectionManager {
             do {
                 let connection = try await ClientConnection.connect(
                     to: self.address, timeout: self.backoff.connectTimeout(afterFailures: self.failures),
-                    clientName: self.clientName, authToken: self.authToken
+                    clientName: self.clientName, authToken: self.authToken, firstCallID: self.firstCallID
                 )
                 self.failures = 0
                 self.current = connection
                 self.connecting = nil
-                let waiters = self.waiters
-                self.waiters = [:]
-                for waiter in waiters.values { waiter.resume(returning: connection) }
+                self.resumeAllWaiters(with: .success(connection))
                 return
             } catch where Self.refusals.contains(error.code) {
                 // The server will say the same again (a wrong token, another protocol version):
                 // fail the waiting calls now instead of retrying until their deadlines.
                 self.connecting = nil
-                let waiters = self.waiters
-                self.waiters = [:]
-                for waiter in waiters.values { waiter.resume(throwing: error) }
+                self.resumeAllWaiters(with: .failure(error))
                 return
             } catch {
                 self.failures += 1

@@ -28,6 +28,7 @@ final class FaultProxy: Sendable {
         var targetPort: UInt16
         var open: [Int32] = []
         var accepted = 0
+        var closed = 0
         var stopped = false
     }
 
@@ -68,6 +69,9 @@ final class FaultProxy: Sendable {
 
     /// Connections accepted so far.
     var acceptedCount: Int { self.state.withLock { $0.accepted } }
+
+    /// Forwarded connections that have ended so far (either side closed).
+    var closedCount: Int { self.state.withLock { $0.closed } }
 
     /// Cuts every open connection (both directions).
     func dropAll() {
@@ -122,6 +126,7 @@ final class FaultProxy: Sendable {
         }
         self.state.withLock { $0.open += [client, server] }
         defer {
+            self.state.withLock { $0.closed += 1 }
             shutdown(client, Int32(SHUT_RDWR))
             shutdown(server, Int32(SHUT_RDWR))
             close(client)

@@ -1,14 +1,14 @@
 import Dispatch
 
 /// The deadlines of one connection's calls, served by one timer on the connection's queue that
-/// is armed for the earliest deadline it has been told of.
+/// is armed for the earliest deadline it has been told of. The server and the client use it alike.
 ///
 /// Not a work item per call (`asyncAfter`): libdispatch keeps a cancelled one, and everything
 /// its closure holds, until its time comes, and a deadline may be 49 days away. Here a call
 /// that ends costs nothing; the timer may fire for it anyway, and `expire` then finds nothing
 /// to end and names the next deadline.
 // @unchecked: confined to the connection's queue.
-final class CallDeadlines: @unchecked Sendable {
+public final class CallDeadlines: @unchecked Sendable {
     private let queue: DispatchQueue
     /// Ends the calls whose deadline is at or before the time given, and returns the earliest
     /// deadline of the calls still open, if any.
@@ -16,19 +16,21 @@ final class CallDeadlines: @unchecked Sendable {
     private var timer: (any DispatchSourceTimer)?
     private var armedFor: DispatchTime?
 
-    init(queue: DispatchQueue, expire: @escaping (DispatchTime) -> DispatchTime?) {
+    /// `expire` runs on `queue`; it ends the calls due at the time it is given and returns the
+    /// earliest deadline of those still open.
+    public init(queue: DispatchQueue, expire: @escaping (DispatchTime) -> DispatchTime?) {
         self.queue = queue
         self.expire = expire
     }
 
     /// A call with this deadline has started.
-    func add(_ deadline: DispatchTime) {
+    public func add(_ deadline: DispatchTime) {
         if let armedFor, armedFor <= deadline { return }
         self.arm(for: deadline)
     }
 
     /// Stops the timer (the connection closed).
-    func cancel() {
+    public func cancel() {
         self.timer?.cancel()
         self.timer = nil
         self.armedFor = nil
