@@ -44,6 +44,9 @@ _RECV_BYTES = 256 * 1024
 MIN_MAX_FRAME_BYTES = 65536
 MAX_MAX_FRAME_BYTES = 268435456
 
+# The largest call id (uint32). Ids never wrap around (PROTOCOL.md section 4).
+MAX_CALL_ID = 0xFFFF_FFFF
+
 _Event = Union[
     Tuple[str, bytes], Tuple[str, int, str, Dict[str, str]], Tuple[str, OrchLogError]
 ]
@@ -164,15 +167,50 @@ class Call:
         if not self.ended:
             self.conn._send_credit(self, n)
 
-    def cancel(self) -> None:
+    def cancel(self, error: Optional[OrchLogError] = None) -> None:
         """Cancel the call if it is still open; later frames of the call are dropped.
 
-        Thread-safe: a consumer blocked in :meth:`next_message` wakes up and gets None.
+        Thread-safe: a consumer blocked in :meth:`next_message` wakes up and gets None, or
+        ``error`` raised when one is given.
         """
         if not self.ended:
             self.ended = True
             self.conn._send_cancel(self)
-            self._events.put(("closed", b""))
+            self._events.put(("closed", b"") if error is None else ("error", error))
+
+
+class CancelScope:
+    """Cancels the call that one operation (a unary call and its retries) is running, from
+    another thread: the asyncio client cancels it when its awaiting task is cancelled.
+
+    Once cancelled, the current call is cancelled on the wire and fails with
+    :class:`Cancelled`, and no further attempt is made.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._call: Optional[Call] = None
+        self.cancelled = threading.Event()  # also wakes a backoff sleep
+
+    def attach(self, call: Call) -> None:
+        """Make ``call`` the scope's current call (cancelled at once if the scope is)."""
+        with self._lock:
+            self._call = call
+            cancelled = self.cancelled.is_set()
+        if cancelled:
+            self._cancel_call(call)
+
+    def cancel(self) -> None:
+        """Cancel the current call, if any, and every later attempt. Idempotent."""
+        with self._lock:
+            self.cancelled.set()
+            call = self._call
+        if call is not None:
+            self._cancel_call(call)
+
+    @staticmethod
+    def _cancel_call(call: Call) -> None:
+        call.cancel(Cancelled(f"{call.method}: cancelled by the caller"))
 
 
 class Connection:
@@ -185,7 +223,8 @@ class Connection:
         # lock cancels its call, which takes the lock again.
         self._lock = threading.RLock()
         self._calls: Dict[int, Call] = {}
-        self._next_call_id = 1
+        self._next_call_id = 1  # tests set it close to MAX_CALL_ID
+        self._ids_used_up = False  # MAX_CALL_ID was assigned: no new calls here
         self._failed: Optional[str] = None  # why the connection is unusable
         self._draining = False
         self._out: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
@@ -319,8 +358,9 @@ class Connection:
 
     @property
     def usable(self) -> bool:
-        """True while new calls can be started on this connection."""
-        return self._failed is None and not self._draining
+        """True while new calls can be started on this connection: not failed, not draining,
+        call ids left. The client opens a new connection otherwise."""
+        return self._failed is None and not self._draining and not self._ids_used_up
 
     @property
     def closed(self) -> bool:
@@ -410,21 +450,39 @@ class Connection:
                     goaway_code=StatusCode.UNAVAILABLE,
                     processed=False,
                 )
+            if self._ids_used_up:
+                # Another thread took the last id after the client picked this connection.
+                raise TransportError(
+                    f"{method}: this connection has used up its call ids", processed=False
+                )
             call_id = self._next_call_id
             frame.call_id = call_id
             data = encode_frame(frame, self.max_frame_bytes)
-            self._next_call_id = call_id + 1 if call_id < 0xFFFF_FFFF else 1
+            if call_id >= MAX_CALL_ID:
+                # No wrap-around (PROTOCOL.md section 4): a wrapped id could collide with a
+                # call still open here, e.g. a follow stream. Like a draining connection, this
+                # one only finishes its calls; it is closed once the last one has ended.
+                self._ids_used_up = True
+            else:
+                self._next_call_id = call_id + 1
             allowance = 1 if unary else (initial_credit or None)
             call = Call(self, call_id, method, allowance, unary)
             self._calls[call_id] = call
             self._out.put(data)
         return call
 
-    def unary(self, method: str, request: bytes, deadline: Optional[float]) -> bytes:
+    def unary(
+        self,
+        method: str,
+        request: bytes,
+        deadline: Optional[float],
+        scope: Optional[CancelScope] = None,
+    ) -> bytes:
         """Run a unary call and return the response payload.
 
         Raises:
             OrchLogError: the call's status, a transport failure or a local deadline.
+            Cancelled: ``scope`` was cancelled (the call is cancelled on the wire).
         """
         timeout_ms = 0
         if deadline is not None:
@@ -433,6 +491,8 @@ class Connection:
                 raise DeadlineExceeded(f"{method}: deadline exceeded before the call started")
             timeout_ms = max(1, min(0xFFFF_FFFF, int(remaining * 1000 + 0.999)))
         call = self.start_call(method, request, timeout_ms=timeout_ms, unary=True)
+        if scope is not None:
+            scope.attach(call)
         payload: Optional[bytes] = None
         try:
             while True:
@@ -463,6 +523,14 @@ class Connection:
             if self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]
                 self._out.put(encode_frame(frame, self.max_frame_bytes))
+        self._close_if_used_up()
+
+    def _close_if_used_up(self) -> None:
+        """Close a connection that has used up its call ids once its last call has ended."""
+        with self._lock:
+            done = self._ids_used_up and not self._calls and self._failed is None
+        if done:
+            self._fail(f"{self.address}: call ids used up and no call left")
 
     def _send_control(self, frame: pb.Frame) -> None:
         with self._lock:
@@ -561,6 +629,7 @@ class Connection:
                 number = _enum_code(end, end.HasField("code"), end.code)
                 details = {_text(k): _text(v) for k, v in end.details.items()}
                 call._deliver(("end", 0 if number is None else number, message, details))
+                self._close_if_used_up()
         elif kind == "ping":
             pong = pb.Frame(call_id=0)
             pong.pong.payload = frame.ping.payload

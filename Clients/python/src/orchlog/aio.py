@@ -2,17 +2,20 @@
 
 It drives the blocking client from a private thread pool, so it shares its connection handling,
 retries and flow control. Each unary call in flight, and each stream waiting for its next entry,
-occupies one worker thread (``max_workers``).
+occupies one worker thread (``max_workers``). Cancelling the task that awaits a call cancels the
+call on the server and stops its retries; the task sees :class:`asyncio.CancelledError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import functools
 from typing import Any, Callable, Generic, Iterable, List, Mapping, Optional, TypeVar, Union
 
 from . import client as _sync
+from ._connection import CancelScope
 from .models import AppendResult, Health, LogEntry, TreeNode
 from .retry import RetryPolicy
 
@@ -99,6 +102,27 @@ class Client:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a unary call of the blocking client; cancelling the awaiting task cancels it.
+
+        The worker thread cannot be interrupted, so a cancellation goes through a
+        :class:`CancelScope` that the blocking client finds in the context it runs in: it sends
+        ``cancel`` for the call in flight, drops it from the connection's table, wakes the
+        worker and stops the retries. The CancelledError itself is re-raised.
+        """
+        scope = CancelScope()
+        context = contextvars.copy_context()  # like asyncio.to_thread; private to this call
+        context.run(_sync._cancel_scope.set, scope)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._pool, functools.partial(context.run, fn, *args, **kwargs)
+        )
+        try:
+            return await future
+        except asyncio.CancelledError:
+            scope.cancel()
+            raise
+
     async def __aenter__(self) -> Client:
         return self
 
@@ -107,7 +131,7 @@ class Client:
 
     async def connect(self) -> None:
         """Open the connection now (with retries)."""
-        await self._run(self.sync.connect)
+        await self._call(self.sync.connect)
 
     async def close(self) -> None:
         """Close the connection; calls and streams still running fail with Cancelled."""
@@ -125,7 +149,7 @@ class Client:
         elaboration: Union[str, Mapping[str, Any], List[Any], None] = None,
     ) -> AppendResult:
         """See :meth:`orchlog.Client.append_log`."""
-        return await self._run(
+        return await self._call(
             self.sync.append_log,
             content,
             orchestration_session_log_id=orchestration_session_log_id,
@@ -139,15 +163,15 @@ class Client:
         self, entries: Iterable[Union[LogEntry, Mapping[str, Any]]]
     ) -> List[AppendResult]:
         """See :meth:`orchlog.Client.append_logs`."""
-        return await self._run(self.sync.append_logs, list(entries))
+        return await self._call(self.sync.append_logs, list(entries))
 
     async def get_log(self, orchestration_session_log_id: str) -> LogEntry:
         """See :meth:`orchlog.Client.get_log`."""
-        return await self._run(self.sync.get_log, orchestration_session_log_id)
+        return await self._call(self.sync.get_log, orchestration_session_log_id)
 
     async def health(self) -> Health:
         """See :meth:`orchlog.Client.health`."""
-        return await self._run(self.sync.health)
+        return await self._call(self.sync.health)
 
     def stream_children(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextvars import ContextVar
 from typing import (
     Any,
     Callable,
@@ -15,6 +16,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Set,
     Type,
     TypeVar,
     Union,
@@ -23,7 +25,7 @@ from typing import (
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from ._connection import Call, Connection
+from ._connection import Call, CancelScope, Connection
 from ._proto import orchlog_pb2 as pb
 from ._wire import uuid7
 from .errors import Cancelled, Internal, OrchLogError, TransportError
@@ -39,6 +41,10 @@ M = TypeVar("M", bound=Message)
 
 #: The policy a :class:`Client` uses unless given another one.
 DEFAULT_RETRY = RetryPolicy()
+
+# The scope that can cancel the unary call (and its retries) running in this context. The asyncio
+# client sets it in the context it runs each call in, and cancels it when its task is cancelled.
+_cancel_scope: ContextVar[Optional[CancelScope]] = ContextVar("orchlog_cancel_scope", default=None)
 
 
 def _check_text(message: Message, path: str) -> None:
@@ -229,6 +235,7 @@ class Client:
         self._old: List[Connection] = []  # draining connections that still finish calls
         self._closed = False
         self._closing = threading.Event()  # interrupts backoff sleeps on close()
+        self._scopes: Set[CancelScope] = set()  # of running calls, cancelled by close()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -248,7 +255,7 @@ class Client:
             OrchLogError: the connection could not be established.
         """
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        self._run(lambda conn, _deadline: None, deadline)
+        self._run(lambda conn, _deadline: None, deadline, _cancel_scope.get())
 
     def close(self) -> None:
         """Close the connection. Calls still running fail with :class:`Cancelled`."""
@@ -258,8 +265,11 @@ class Client:
             conns = ([self._conn] if self._conn is not None else []) + self._old
             self._conn = None
             self._old = []
+            scopes, self._scopes = self._scopes, set()
         for conn in conns:
             conn.close()
+        for scope in scopes:
+            scope.cancel()  # wakes a backoff sleep that waits on the scope
 
     @property
     def closed(self) -> bool:
@@ -301,16 +311,39 @@ class Client:
         return delay
 
     def _run(
-        self, attempt_fn: Callable[[Connection, Optional[float]], T], deadline: Optional[float]
+        self,
+        attempt_fn: Callable[[Connection, Optional[float]], T],
+        deadline: Optional[float],
+        scope: Optional[CancelScope] = None,
+    ) -> T:
+        if scope is not None:
+            with self._lock:
+                self._scopes.add(scope)
+        try:
+            return self._attempts(attempt_fn, deadline, scope)
+        finally:
+            if scope is not None:
+                with self._lock:
+                    self._scopes.discard(scope)
+
+    def _attempts(
+        self,
+        attempt_fn: Callable[[Connection, Optional[float]], T],
+        deadline: Optional[float],
+        scope: Optional[CancelScope],
     ) -> T:
         attempt = 0
         transparent = 1  # a call the server never saw is retried once at once, whatever the policy
         while True:
             attempt += 1
+            if scope is not None and scope.cancelled.is_set():
+                raise Cancelled("the call was cancelled")  # by its caller, or by close()
             try:
                 conn = self._connection(deadline)
                 return attempt_fn(conn, deadline)
             except OrchLogError as error:
+                if scope is not None and scope.cancelled.is_set():
+                    raise  # never retry a call its caller has given up
                 if _unprocessed(error) and transparent:
                     transparent -= 1
                     attempt -= 1
@@ -319,11 +352,13 @@ class Client:
                 delay = self._retry_delay(error, attempt, deadline)
                 if delay is None:
                     raise
-                self._closing.wait(delay)
+                # A scoped call sleeps on its scope, which both its caller and close() cancel.
+                (self._closing if scope is None else scope.cancelled).wait(delay)
 
     def _unary(self, method: str, request: bytes) -> bytes:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        return self._run(lambda conn, dl: conn.unary(method, request, dl), deadline)
+        scope = _cancel_scope.get()
+        return self._run(lambda conn, dl: conn.unary(method, request, dl, scope), deadline, scope)
 
     # -- RPCs ------------------------------------------------------------------------------
 
