@@ -53,7 +53,9 @@ final class TreeStream: ResponseStream, @unchecked Sendable {
 
     private func fetch() {
         self.fetching = true
+        // Handed over, not shared, so that the walk changes its stack in place.
         let walker = self.walker
+        self.walker = nil
         let rootID = self.rootID
         let maxDepth = self.maxDepth
         let pageSize = self.connection.configuration.streamPageSize

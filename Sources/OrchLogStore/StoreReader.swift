@@ -29,7 +29,7 @@ package struct StoreReader {
     /// first page). At most `limit` children, and no more once they hold `maxBytes` of node
     /// bytes (at least one).
     package func treeChildren(
-        of parent: String, depth: UInt32, after: TreeChild?, limit: Int, maxBytes: Int = .max
+        of parent: String, depth: UInt32, after: TreePosition?, limit: Int, maxBytes: Int = .max
     ) throws(RPCStatus) -> Page<TreeChild> {
         var page = Page<TreeChild>(limit: limit, maxBytes: maxBytes)
         let row = { (statement: Statement) in TreeChild(row: statement, depth: depth) }

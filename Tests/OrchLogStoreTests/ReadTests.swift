@@ -59,7 +59,7 @@ struct ReadTests {
         var seen: [TreeChild] = []
         var pages = 0
         while true {
-            let after = seen.last
+            let after = seen.last?.position
             let page = try await store.readNow { try $0.treeChildren(of: parent, depth: 1, after: after, limit: 100, maxBytes: 4000) }
             #expect(!page.rows.isEmpty)
             seen += page.rows
@@ -124,6 +124,52 @@ struct ReadTests {
         #expect(items.map(\.record.content) == expected)
     }
 
+    @Test("GetTree holds one level for a chain, and at most its read-ahead budget for siblings left behind")
+    func treeWalkHoldsLittle() async throws {
+        let store = try LogStore.temporary(in: self.directory)
+        func id(_ n: Int) -> String { String(format: "00000000-0000-4000-8000-%012d", n) }
+        // A chain of 2,000 (ids 1…2,000); then a spine of 300 (10,001…10,300), each with a leaf
+        // of 8 KB after its spine child (20,001…20,300).
+        try sqlite3CLI(store.path, """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+            INSERT INTO orchestration_session_log SELECT printf('00000000-0000-4000-8000-%012d', i), NULL,
+              CASE i WHEN 1 THEN NULL ELSE printf('00000000-0000-4000-8000-%012d', i - 1) END, 'link', NULL, NULL FROM n;
+            WITH RECURSIVE n(i) AS (SELECT 10001 UNION ALL SELECT i + 1 FROM n WHERE i < 10300)
+            INSERT INTO orchestration_session_log SELECT printf('00000000-0000-4000-8000-%012d', i), NULL,
+              CASE i WHEN 10001 THEN NULL ELSE printf('00000000-0000-4000-8000-%012d', i - 1) END, 'spine', 1, NULL FROM n;
+            WITH RECURSIVE n(i) AS (SELECT 10001 UNION ALL SELECT i + 1 FROM n WHERE i < 10299)
+            INSERT INTO orchestration_session_log SELECT printf('00000000-0000-4000-8000-%012d', i + 10000), NULL,
+              printf('00000000-0000-4000-8000-%012d', i), replace(hex(zeroblob(4096)), '0', 'L'), 2, NULL FROM n;
+            """)
+        func walk(_ root: String, heldBytes: Int) async throws -> (contents: [String], levels: Int, bytes: Int) {
+            try await store.readNow { reader in
+                var walker = TreeWalker(root: try #require(try reader.entry(id: root)), maxDepth: 0, pageBytes: 16 * 1024, heldBytes: heldBytes)
+                var contents: [String] = []
+                var levels = 0
+                var bytes = 0
+                while !walker.isFinished {
+                    contents += try walker.next(limit: 7, using: reader).map { $0.record.content }
+                    levels = max(levels, walker.held.levels)
+                    bytes = max(bytes, walker.held.bytes)
+                }
+                return (contents, levels, bytes)
+            }
+        }
+        let chain = try await walk(id(1), heldBytes: 1 << 20)
+        #expect(chain.contents == Array(repeating: "link", count: 2000))
+        #expect(chain.levels == 1, "a chain needs one level at a time: \(chain.levels)")
+
+        // Preorder: each spine node, then its spine child's subtree, then its leaf.
+        let leaf = String(repeating: "L", count: 8192)
+        let expected = Array(repeating: "spine", count: 300) + Array(repeating: leaf, count: 299)
+        let unbounded = try await walk(id(10001), heldBytes: .max)
+        #expect(unbounded.contents == expected)
+        #expect(unbounded.bytes > 299 * 8192, "without a budget every leaf waits in memory: \(unbounded.bytes)")
+        let bounded = try await walk(id(10001), heldBytes: 64 * 1024)
+        #expect(bounded.contents == expected)
+        #expect(bounded.bytes <= 64 * 1024 + 16 * 1024, "the budget and one page: \(bounded.bytes)")
+    }
+
     @Test("a read goes to an idle reader instead of waiting behind a long one")
     func readsAvoidABusyReader() throws {
         let store = try LogStore.temporary(in: self.directory)  // two readers
@@ -154,7 +200,7 @@ struct ReadTests {
         for parent in parents { _ = await store.append(parent: parent, content: "grandchild") }
         var seen: [TreeChild] = []
         while true {
-            let after = seen.last
+            let after = seen.last?.position
             let page = try await store.readNow { try $0.treeChildren(of: root, depth: 1, after: after, limit: 128) }
             seen += page.rows
             #expect(page.isLast == (page.rows.count < 128))
@@ -186,8 +232,8 @@ struct ReadTests {
             let id = child.item.record.id
             let record = try #require(try await store.readNow { try $0.entry(id: id) })
             #expect(child.item == TreeItem(record: record, depth: 1), "\(id)")
-            #expect(child.rowID == Int64(record.seq))
-            switch child.siblingOrder {
+            #expect(child.position.rowID == Int64(record.seq))
+            switch child.position.siblingOrder {
             case .integer(let order)?: #expect(order == record.siblingOrder)
             case nil: #expect(record.siblingOrder == nil)
             default: #expect(id == "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", "only the text order is not an integer")
