@@ -178,9 +178,9 @@ int orchlog_health(orchlog_ctx *c, orchlog_health_info *out);
  * Streams. An open stream is a call on its context; unary calls and other streams may run on
  * the same context meanwhile (frames are multiplexed by call id and queued per call). A stream
  * asks for at most stream_credit messages ahead (request-n) and grants more as the caller
- * consumes, so its buffer stays bounded. Streams are not retried: if the connection is lost the
- * stream ends with UNAVAILABLE; resume with orchlog_children_open(..., after_seq =
- * orchlog_stream_last_seq(s), ...).
+ * consumes, so its buffer stays bounded. Streams are not retried: if the connection is lost, or
+ * retired because its call ids are used up (README), the stream ends with UNAVAILABLE; resume
+ * with orchlog_children_open(..., after_seq = orchlog_stream_last_seq(s), ...).
  */
 typedef struct orchlog_stream orchlog_stream;
 

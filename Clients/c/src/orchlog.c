@@ -33,6 +33,8 @@
 /* Range of hello_ack.max_frame_bytes (PROTOCOL.md section 12, --max-frame-bytes). */
 #define ORCHLOG_MIN_MAX_FRAME_BYTES 65536u
 #define ORCHLOG_MAX_MAX_FRAME_BYTES 268435456u
+/* How calls still open on a connection out of call ids end (README, "Connections"). */
+#define IDS_USED_UP_MSG "connection retired: its call ids are used up"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Private types                                                                              */
@@ -67,9 +69,12 @@ struct orchlog_ctx_priv {
     char *auth_token;
     int fd;
     int handshaken;
-    int draining;
+    int draining;     /* no new calls on this connection: goaway UNAVAILABLE, or ids_used_up */
+    int ids_used_up;  /* the connection has given out its last call id, 2^32 - 1 */
     orchlog_reader *reader;
-    uint32_t next_call_id;
+    uint32_t next_call_id; /* per connection: 1 after each handshake */
+    uint32_t last_call_id;
+    size_t decode_peak; /* most a response message's decode held (frames: reader->budget) */
     call *calls;
     uint64_t rng;
     int drop_replies;
@@ -326,11 +331,18 @@ static void call_clear_queue(call *cl) {
     cl->queued = 0;
 }
 
+/* Only after conn_ensure, which never leaves a connection without a free id. */
 static void call_link(orchlog_ctx *c, call *cl) {
     struct orchlog_ctx_priv *p = c->priv;
     memset(cl, 0, sizeof(*cl));
-    if (p->next_call_id == 0) p->next_call_id = 1;
     cl->id = p->next_call_id++;
+    p->last_call_id = cl->id;
+    if (p->next_call_id == 0) {
+        /* That was the last id: ids must not wrap around (PROTOCOL.md section 4), so the
+         * connection retires like a drained one and the next call gets a new connection. */
+        p->ids_used_up = 1;
+        p->draining = 1;
+    }
     cl->next = p->calls;
     p->calls = cl;
     cl->linked = 1;
@@ -374,10 +386,10 @@ static void conn_close(orchlog_ctx *c) {
     p->fd = -1;
     p->handshaken = 0;
     p->draining = 0;
-    if (p->reader != NULL) {
-        orchlog_reader_free(p->reader);
-        p->reader = NULL;
-    }
+    p->ids_used_up = 0;
+    /* Kept for the next connection: a frame being dispatched may still be alive, and it must
+     * be freed through the reader's budget. */
+    if (p->reader != NULL) orchlog_reader_reset(p->reader);
 }
 
 /* The connection is gone: every open call ends with code (outcome unknown for them). */
@@ -610,7 +622,8 @@ static int dispatch(orchlog_ctx *c, Orchlog__V1__Frame *f) {
         }
         call_end(c, cl, code, 0, f->end->message);
         if (p->draining && p->calls == NULL) {
-            /* The server half-closes a drained connection once its last call ended. */
+            /* A retiring connection is done once its last call ended (the server half-closes
+             * a drained one then). */
             conn_close(c);
             return -1;
         }
@@ -639,7 +652,7 @@ static int pump(orchlog_ctx *c, int64_t deadline) {
         }
         if (f != NULL) {
             int rc = dispatch(c, f);
-            orchlog__v1__frame__free_unpacked(f, NULL);
+            orchlog_reader_frame_free(p->reader, f);
             return rc;
         }
         int rc = io_read_some(c, remaining_ms(deadline));
@@ -714,12 +727,13 @@ static int conn_open(orchlog_ctx *c, int64_t deadline) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    p->reader = orchlog_reader_create();
+    if (p->reader == NULL) p->reader = orchlog_reader_create();
     if (p->reader == NULL) {
         close(fd);
         return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
     }
     p->fd = fd;
+    p->next_call_id = 1; /* each connection has its own ids */
     c->max_frame_bytes = ORCHLOG_DEFAULT_MAX_FRAME_BYTES;
     p->reader->max_frame_bytes = c->max_frame_bytes;
 
@@ -798,6 +812,12 @@ static int conn_ensure(orchlog_ctx *c, int64_t deadline) {
         }
         if (p->fd >= 0 && p->calls == NULL) conn_close(c);
     }
+    if (p->fd >= 0 && p->ids_used_up) {
+        /* Out of ids, the server would keep the remaining calls (a follow stream, a stream
+         * nobody reads) open for ever, but they hold the context's only connection: they end
+         * as if it was lost (UNAVAILABLE; streams resume with after_seq). */
+        conn_fail(c, ORCHLOG_UNAVAILABLE, ORCHLOG_ERR_IO, IDS_USED_UP_MSG);
+    }
     if (p->fd >= 0 && p->draining)
         return ctx_set_error(c, ORCHLOG_ERR_IO, ORCHLOG_UNAVAILABLE,
                              "the server is draining this connection while calls are open");
@@ -868,12 +888,25 @@ void orchlog_free(orchlog_ctx *c) {
     if (c == NULL) return;
     if (c->priv != NULL) {
         conn_fail(c, ORCHLOG_CANCELLED, ORCHLOG_ERR_OTHER, "context freed");
+        orchlog_reader_free(c->priv->reader);
         free(c->priv->host);
         free(c->priv->client_name);
         free(c->priv->auth_token);
         free(c->priv);
     }
     free(c);
+}
+
+void orchlog_test_set_next_call_id(orchlog_ctx *c, uint32_t id) {
+    c->priv->next_call_id = id != 0 ? id : 1;
+}
+
+uint32_t orchlog_test_last_call_id(const orchlog_ctx *c) { return c->priv->last_call_id; }
+
+size_t orchlog_test_decode_peak(const orchlog_ctx *c) {
+    const struct orchlog_ctx_priv *p = c->priv;
+    size_t frames = p->reader != NULL ? p->reader->budget.peak : 0;
+    return frames > p->decode_peak ? frames : p->decode_peak;
 }
 
 void orchlog_test_drop_replies(orchlog_ctx *c, int n, int delay_ms) {
@@ -1087,7 +1120,27 @@ static int call_msg(orchlog_ctx *c, const char *rpc, const ProtobufCMessage *req
     return st;
 }
 
-static int bad_response(orchlog_ctx *c, const char *rpc) {
+/* Starts decoding a response payload of len bytes within the decode budget (see
+ * orchlog_reader.h): unpack with &b->base and free_unpacked with it too. */
+static ProtobufCAllocator *payload_budget(orchlog_budget *b, size_t len) {
+    orchlog_budget_init(b);
+    orchlog_budget_start(b, len);
+    return &b->base;
+}
+
+/* Notes the most a payload's decode has held (a test hook reads it). */
+static void payload_done(orchlog_ctx *c, const orchlog_budget *b) {
+    if (b->peak > c->priv->decode_peak) c->priv->decode_peak = b->peak;
+}
+
+static int bad_response(orchlog_ctx *c, const char *rpc, orchlog_budget *b, size_t len) {
+    payload_done(c, b);
+    if (b->refused)
+        return ctx_set_error(c, ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL,
+                             "%s: response of %lu bytes needs more than %lu bytes to decode", rpc,
+                             (unsigned long)len, (unsigned long)orchlog_decode_budget(len));
+    if (b->oom)
+        return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
     return ctx_set_error(c, ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL,
                          "%s: undecodable response message", rpc);
 }
@@ -1112,21 +1165,24 @@ int orchlog_append(orchlog_ctx *c, const orchlog_entry *in, orchlog_entry **out,
     size_t resp_len = 0;
     int st = call_msg(c, "AppendLog", &req.base, 1, &resp, &resp_len);
     if (st != ORCHLOG_OK) return st;
-    Orchlog__V1__AppendLogResponse *r = orchlog__v1__append_log_response__unpack(NULL, resp_len, resp);
+    orchlog_budget b;
+    ProtobufCAllocator *a = payload_budget(&b, resp_len);
+    Orchlog__V1__AppendLogResponse *r = orchlog__v1__append_log_response__unpack(a, resp_len, resp);
     free(resp);
     if (r == NULL || r->entry == NULL) {
-        if (r) orchlog__v1__append_log_response__free_unpacked(r, NULL);
-        return bad_response(c, "AppendLog");
+        if (r) orchlog__v1__append_log_response__free_unpacked(r, a);
+        return bad_response(c, "AppendLog", &b, resp_len);
     }
+    payload_done(c, &b);
     if (created) *created = r->created ? 1 : 0;
     if (out) {
         *out = entry_from_pb(r->entry);
         if (*out == NULL) {
-            orchlog__v1__append_log_response__free_unpacked(r, NULL);
+            orchlog__v1__append_log_response__free_unpacked(r, a);
             return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
         }
     }
-    orchlog__v1__append_log_response__free_unpacked(r, NULL);
+    orchlog__v1__append_log_response__free_unpacked(r, a);
     return ORCHLOG_OK;
 }
 
@@ -1172,20 +1228,23 @@ int orchlog_append_batch(orchlog_ctx *c, const orchlog_entry *entries, size_t n,
     free(pps);
     free(ids);
     if (st != ORCHLOG_OK) return st;
+    orchlog_budget b;
+    ProtobufCAllocator *a = payload_budget(&b, resp_len);
     Orchlog__V1__AppendLogsResponse *r =
-        orchlog__v1__append_logs_response__unpack(NULL, resp_len, resp);
+        orchlog__v1__append_logs_response__unpack(a, resp_len, resp);
     free(resp);
-    if (r == NULL) return bad_response(c, "AppendLogs");
+    if (r == NULL) return bad_response(c, "AppendLogs", &b, resp_len);
+    payload_done(c, &b);
     if (r->n_results != n) {
-        orchlog__v1__append_logs_response__free_unpacked(r, NULL);
+        orchlog__v1__append_logs_response__free_unpacked(r, a);
         return ctx_set_error(c, ORCHLOG_ERR_PROTOCOL, ORCHLOG_INTERNAL,
                              "AppendLogs: %lu results for %lu entries",
                              (unsigned long)r->n_results, (unsigned long)n);
     }
     for (size_t i = 0; i < n; i++) {
         if (r->results[i]->entry == NULL) {
-            orchlog__v1__append_logs_response__free_unpacked(r, NULL);
-            return bad_response(c, "AppendLogs");
+            orchlog__v1__append_logs_response__free_unpacked(r, a);
+            return bad_response(c, "AppendLogs", &b, resp_len);
         }
     }
     if (out != NULL) {
@@ -1208,12 +1267,12 @@ int orchlog_append_batch(orchlog_ctx *c, const orchlog_entry *entries, size_t n,
                 if (br->entries == NULL) br->n = 0;
             }
             orchlog_batch_result_free(br);
-            orchlog__v1__append_logs_response__free_unpacked(r, NULL);
+            orchlog__v1__append_logs_response__free_unpacked(r, a);
             return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
         }
         *out = br;
     }
-    orchlog__v1__append_logs_response__free_unpacked(r, NULL);
+    orchlog__v1__append_logs_response__free_unpacked(r, a);
     return ORCHLOG_OK;
 }
 
@@ -1226,17 +1285,20 @@ int orchlog_get(orchlog_ctx *c, const char *id, orchlog_entry **out) {
     size_t resp_len = 0;
     int st = call_msg(c, "GetLog", &req.base, 0, &resp, &resp_len);
     if (st != ORCHLOG_OK) return st;
-    Orchlog__V1__LogEntry *r = orchlog__v1__log_entry__unpack(NULL, resp_len, resp);
+    orchlog_budget b;
+    ProtobufCAllocator *a = payload_budget(&b, resp_len);
+    Orchlog__V1__LogEntry *r = orchlog__v1__log_entry__unpack(a, resp_len, resp);
     free(resp);
-    if (r == NULL) return bad_response(c, "GetLog");
+    if (r == NULL) return bad_response(c, "GetLog", &b, resp_len);
+    payload_done(c, &b);
     if (out) {
         *out = entry_from_pb(r);
         if (*out == NULL) {
-            orchlog__v1__log_entry__free_unpacked(r, NULL);
+            orchlog__v1__log_entry__free_unpacked(r, a);
             return ctx_set_error(c, ORCHLOG_ERR_OOM, ORCHLOG_RESOURCE_EXHAUSTED, "out of memory");
         }
     }
-    orchlog__v1__log_entry__free_unpacked(r, NULL);
+    orchlog__v1__log_entry__free_unpacked(r, a);
     return ORCHLOG_OK;
 }
 
@@ -1248,15 +1310,18 @@ int orchlog_health(orchlog_ctx *c, orchlog_health_info *out) {
     static const unsigned char empty[1] = {0};
     int st = unary_call(c, "Health", empty, 0, 0, &resp, &resp_len);
     if (st != ORCHLOG_OK) return st;
-    Orchlog__V1__HealthResponse *r = orchlog__v1__health_response__unpack(NULL, resp_len, resp);
+    orchlog_budget b;
+    ProtobufCAllocator *a = payload_budget(&b, resp_len);
+    Orchlog__V1__HealthResponse *r = orchlog__v1__health_response__unpack(a, resp_len, resp);
     free(resp);
-    if (r == NULL) return bad_response(c, "Health");
+    if (r == NULL) return bad_response(c, "Health", &b, resp_len);
+    payload_done(c, &b);
     if (out) {
         fmt_into(out->status, sizeof(out->status), "%s", r->status ? r->status : "");
         fmt_into(out->version, sizeof(out->version), "%s", r->version ? r->version : "");
         out->entry_count = r->entry_count;
     }
-    orchlog__v1__health_response__free_unpacked(r, NULL);
+    orchlog__v1__health_response__free_unpacked(r, a);
     return ORCHLOG_OK;
 }
 
@@ -1385,25 +1450,33 @@ int orchlog_stream_next_timeout(orchlog_stream *s, orchlog_entry **entry, uint32
             orchlog_entry *e = NULL;
             uint32_t d = 0;
             int bad = 0, oom = 0;
+            size_t len = m->len;
+            orchlog_budget b;
+            ProtobufCAllocator *a = payload_budget(&b, len);
             if (s->is_tree) {
-                Orchlog__V1__TreeNode *tn = orchlog__v1__tree_node__unpack(NULL, m->len, m->data);
+                Orchlog__V1__TreeNode *tn = orchlog__v1__tree_node__unpack(a, len, m->data);
                 if (tn == NULL || tn->entry == NULL) bad = 1;
                 else {
                     e = entry_from_pb(tn->entry);
                     d = tn->depth;
                     oom = e == NULL;
                 }
-                if (tn) orchlog__v1__tree_node__free_unpacked(tn, NULL);
+                if (tn) orchlog__v1__tree_node__free_unpacked(tn, a);
             } else {
-                Orchlog__V1__LogEntry *le = orchlog__v1__log_entry__unpack(NULL, m->len, m->data);
+                Orchlog__V1__LogEntry *le = orchlog__v1__log_entry__unpack(a, len, m->data);
                 if (le == NULL) bad = 1;
                 else {
                     e = entry_from_pb(le);
                     oom = e == NULL;
-                    orchlog__v1__log_entry__free_unpacked(le, NULL);
+                    orchlog__v1__log_entry__free_unpacked(le, a);
                 }
             }
             free(m);
+            payload_done(c, &b);
+            if (bad && b.oom) {
+                bad = 0;
+                oom = 1;
+            }
             if (bad || oom) {
                 /* Give up on the stream; the connection itself is fine. */
                 if (cl->linked) {
@@ -1413,8 +1486,15 @@ int orchlog_stream_next_timeout(orchlog_stream *s, orchlog_entry **entry, uint32
                 }
                 call_clear_queue(cl);
                 cl->err_kind = bad ? ORCHLOG_ERR_PROTOCOL : ORCHLOG_ERR_OOM;
-                stream_finish(s, bad ? ORCHLOG_INTERNAL : ORCHLOG_RESOURCE_EXHAUSTED,
-                              bad ? "undecodable stream message" : "out of memory");
+                char msg[128];
+                if (bad && b.refused)
+                    fmt_into(msg, sizeof(msg),
+                             "stream message of %lu bytes needs more than %lu bytes to decode",
+                             (unsigned long)len, (unsigned long)orchlog_decode_budget(len));
+                else
+                    fmt_into(msg, sizeof(msg), "%s",
+                             bad ? "undecodable stream message" : "out of memory");
+                stream_finish(s, bad ? ORCHLOG_INTERNAL : ORCHLOG_RESOURCE_EXHAUSTED, msg);
                 return stream_report_end(s);
             }
             /* Grant more credit once half of the window has been consumed. */

@@ -19,6 +19,14 @@ unsigned orchlog_test_connections(const orchlog_ctx *c);
 unsigned orchlog_test_attempts(const orchlog_ctx *c);
 /* Messages received for a stream and not yet returned by orchlog_stream_next. */
 size_t orchlog_test_stream_queued(const orchlog_stream *s);
+/* The id the next call on the current connection gets (0 counts as 1), e.g. 0xfffffffd to
+ * reach the end of the connection's ids in a few calls. */
+void orchlog_test_set_next_call_id(orchlog_ctx *c, uint32_t id);
+/* The id of the last call started (unary attempt or stream). */
+uint32_t orchlog_test_last_call_id(const orchlog_ctx *c);
+/* The most bytes the decode of one frame or response message held at once, so far
+ * (orchlog_reader.h, orchlog_budget). */
+size_t orchlog_test_decode_peak(const orchlog_ctx *c);
 
 #ifdef __cplusplus
 }

@@ -790,6 +790,127 @@ static void test_drain_unread_stream_then_append(void) {
     CHECK(ok);
 }
 
+
+/* Call ids never wrap (PROTOCOL.md section 4): after 2^32 - 1 the next call goes on a new
+ * connection. A finite stream holding the last id finishes on the old one; a follow stream
+ * that would hold the old connection for ever ends with UNAVAILABLE and says why. */
+static void test_call_ids_exhausted(void) {
+    CONNECT(c, t_shared.port);
+    CONNECT(c2, t_shared.port);
+    char p[37], k[37];
+    CHECK_OK(c2, new_root(c2, "ids parent", p));
+    CHECK_OK(c2, add_child(c2, p, "ids child", 0, 0, k));
+    orchlog_free(c2);
+    /* c's first call: a follow stream that keeps id 1 open on the first connection. */
+    orchlog_stream *follow = orchlog_children_open(c, p, 0, 1);
+    CHECK(follow != NULL && orchlog_test_last_call_id(c) == 1);
+    orchlog_entry *e = NULL;
+    int rc = orchlog_stream_next(follow, &e, NULL);
+    orchlog_entry_free(e);
+    if (rc != ORCHLOG_STREAM_ITEM) orchlog_stream_free(follow);
+    CHECK(rc == ORCHLOG_STREAM_ITEM);
+    unsigned conn0 = orchlog_test_connections(c);
+    orchlog_test_set_next_call_id(c, 0xfffffffdu);
+
+    enum { N = 7 };
+    uint32_t ids[N];
+    unsigned conns[N];
+    int st[N];
+    orchlog_stream *tree = NULL;
+    orchlog_health_info h;
+    for (int i = 0; i < N; i++) {
+        if (i == 2) { /* the last id, 0xffffffff: a tree stream (3 entries, then its end) */
+            tree = orchlog_tree_open(c, p, 0);
+            st[i] = orchlog_stream_done(tree) ? orchlog_stream_status(tree) : ORCHLOG_OK;
+        } else if (i % 2) {
+            st[i] = add_child(c, p, "across the id boundary", 0, 0, k);
+        } else {
+            st[i] = orchlog_health(c, &h);
+        }
+        ids[i] = orchlog_test_last_call_id(c);
+        conns[i] = orchlog_test_connections(c);
+        if (st[i] != ORCHLOG_OK) fprintf(stderr, "    call %d: %s\n", i, c->errstr);
+    }
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        /* 0xfffffffd..0xffffffff on the first connection, then 1, 2, ... on a second one. */
+        uint32_t want = i < 3 ? 0xfffffffdu + (uint32_t)i : (uint32_t)(i - 2);
+        unsigned want_conn = conn0 + (i < 3 ? 0 : 1);
+        if (st[i] != ORCHLOG_OK || ids[i] != want || ids[i] == 0 || conns[i] != want_conn) {
+            fprintf(stderr, "    call %d: status %d id %lu (want %lu) connection %u (want %u)\n",
+                    i, st[i], (unsigned long)ids[i], (unsigned long)want, conns[i], want_conn);
+            ok = 0;
+        }
+    }
+    /* The tree stream finished on the old connection: root, 2 children, then OK. */
+    int items = 0;
+    while ((rc = orchlog_stream_next(tree, &e, NULL)) == ORCHLOG_STREAM_ITEM) {
+        items++;
+        orchlog_entry_free(e);
+    }
+    int tree_ok = rc == ORCHLOG_STREAM_END && orchlog_stream_status(tree) == ORCHLOG_OK &&
+                  items == 3;
+    if (!tree_ok) fprintf(stderr, "    tree: %d items, status %d: %s\n", items,
+                          orchlog_stream_status(tree), orchlog_stream_message(tree));
+    orchlog_stream_free(tree);
+    /* The follow stream could not stay: what it had received, then UNAVAILABLE. */
+    while ((rc = orchlog_stream_next(follow, &e, NULL)) == ORCHLOG_STREAM_ITEM)
+        orchlog_entry_free(e);
+    int follow_ok = rc == ORCHLOG_STREAM_END &&
+                    orchlog_stream_status(follow) == ORCHLOG_UNAVAILABLE &&
+                    c->err == ORCHLOG_ERR_IO &&
+                    strcmp(orchlog_stream_message(follow),
+                           "connection retired: its call ids are used up") == 0 &&
+                    orchlog_stream_last_seq(follow) > 0;
+    if (!follow_ok) fprintf(stderr, "    follow: status %d: %s\n", orchlog_stream_status(follow),
+                            orchlog_stream_message(follow));
+    orchlog_stream_free(follow);
+    CHECK(ok);
+    CHECK(tree_ok);
+    CHECK(follow_ok);
+
+    /* The last id on a unary call: the connection is left once its reply is in. */
+    orchlog_test_set_next_call_id(c, 0xfffffffeu);
+    CHECK_OK(c, orchlog_health(c, &h));
+    CHECK_OK(c, orchlog_health(c, &h));
+    CHECK(orchlog_test_last_call_id(c) == 0xffffffffu && orchlog_test_connections(c) == conn0 + 1);
+    CHECK_OK(c, orchlog_health(c, &h));
+    CHECK(orchlog_test_last_call_id(c) == 1 && orchlog_test_connections(c) == conn0 + 2);
+    orchlog_free(c);
+}
+
+/* A legitimate frame near max_frame_bytes (an entry of the server's largest content, 4 MiB -
+ * 64 KiB) decodes, needing about its own size. */
+static void test_large_frame_decodes(void) {
+    CONNECT(c, t_shared.port);
+    size_t n = 4194304 - 65536;
+    char *big = malloc(n + 1);
+    CHECK(big != NULL);
+    memset(big, 'q', n);
+    big[0] = '<';
+    big[n - 1] = '>';
+    big[n] = '\0';
+    char id[37];
+    orchlog_uuid_v7(id);
+    orchlog_entry in = {0};
+    in.orchestration_session_log_id = id;
+    in.content = big;
+    orchlog_entry *out = NULL, *g = NULL;
+    int st = orchlog_append(c, &in, &out, NULL);
+    int ok = st == ORCHLOG_OK && out != NULL && out->content != NULL && strcmp(out->content, big) == 0;
+    if (ok) st = orchlog_get(c, id, &g);
+    ok = ok && st == ORCHLOG_OK && g != NULL && g->content != NULL && strcmp(g->content, big) == 0;
+    size_t peak = orchlog_test_decode_peak(c);
+    if (!ok || peak < n || peak > n + n / 8)
+        fprintf(stderr, "    st %d peak %zu for %zu bytes: %s\n", st, peak, n, c->errstr);
+    orchlog_entry_free(out);
+    orchlog_entry_free(g);
+    free(big);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(peak >= n && peak <= n + n / 8); /* ~1x */
+}
+
 const test_case live_tests[] = {
     {"live: health", test_health},
     {"live: append, get, idempotent re-append", test_append_get},
@@ -809,5 +930,7 @@ const test_case live_tests[] = {
     {"live: auth token required by the server", test_auth_token},
     {"live: drain ends follow stream with UNAVAILABLE, then reconnect", test_drain_ends_follow},
     {"live: drain with an unread follow stream, append reconnects", test_drain_unread_stream_then_append},
+    {"live: call ids never wrap: new connection after 2^32-1, streams finish or end", test_call_ids_exhausted},
+    {"live: a frame near max_frame_bytes still decodes", test_large_frame_decodes},
     {NULL, NULL},
 };

@@ -161,7 +161,7 @@ static int parse_kinds(const bytes *b, size_t step, int *kinds, int max, int *er
             if (f == NULL) break;
             if (n < max) kinds[n] = (int)f->kind_case;
             n++;
-            orchlog__v1__frame__free_unpacked(f, NULL);
+            orchlog_reader_frame_free(r, f);
         }
     }
     if (!*err && orchlog_reader_buffered(r) != 0) *err = 2;
@@ -177,7 +177,7 @@ static orchlog_reader *feed_all(const unsigned char *d, size_t n, int *frames) {
     Orchlog__V1__Frame *f;
     while (orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f != NULL) {
         (*frames)++;
-        orchlog__v1__frame__free_unpacked(f, NULL);
+        orchlog_reader_frame_free(r, f);
     }
     return r;
 }
@@ -224,12 +224,12 @@ static void test_reader_worked_example(void) {
              f->call_id == 0 && f->hello_ack->max_frame_bytes == 4194304 &&
              f->hello_ack->max_concurrent_calls == 1024 &&
              strcmp(f->hello_ack->server_name, "orchlogd/0.1.0") == 0;
-    orchlog__v1__frame__free_unpacked(f, NULL);
+    orchlog_reader_frame_free(r, f);
     CHECK(ok);
     CHECK(orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f != NULL);
     ok = f->kind_case == ORCHLOG__V1__FRAME__KIND_END && f->call_id == 1 && f->end->has_code &&
          f->end->code == 0 && f->end->message == NULL;
-    orchlog__v1__frame__free_unpacked(f, NULL);
+    orchlog_reader_frame_free(r, f);
     CHECK(ok);
     CHECK(orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f == NULL);
     orchlog_reader_free(r);
@@ -469,13 +469,17 @@ static long expect_kind(int fd, orchlog_reader *r, int kind) {
         if (f == NULL) return -1;
         int k = (int)f->kind_case;
         long id = f->call_id;
-        orchlog__v1__frame__free_unpacked(f, NULL);
+        orchlog_reader_frame_free(r, f);
         if (k == kind) return id;
     }
 }
 
-/* Starts a fake server that runs script on its first connection. *pid: the child. */
-static int fake_start(fake_script script, pid_t *pid) {
+/* In a fake server: the index of the connection the script is serving (0 = first). */
+static int g_fake_conn;
+
+/* Starts a fake server that runs script on each of its first `conns` connections, one after
+ * the other. *pid: the child; its exit status is the first non-zero script result. */
+static int fake_start_n(fake_script script, int conns, pid_t *pid) {
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
@@ -492,25 +496,31 @@ static int fake_start(fake_script script, pid_t *pid) {
     *pid = fork();
     if (*pid == 0) {
         alarm(20);
-        struct pollfd p = {ls, POLLIN, 0};
-        if (poll(&p, 1, 10000) <= 0) _exit(90);
-        int fd = accept(ls, NULL, NULL);
-        close(ls); /* later connects are refused */
-        if (fd < 0) _exit(91);
-        orchlog_reader *r = orchlog_reader_create();
-        int rc = script(fd, r);
-        /* Wait for the client to close, so it reads everything we sent. */
-        struct pollfd q = {fd, POLLIN, 0};
-        unsigned char tmp[256];
-        while (poll(&q, 1, 3000) > 0 && recv(fd, tmp, sizeof(tmp), 0) > 0) {
+        for (g_fake_conn = 0; g_fake_conn < conns; g_fake_conn++) {
+            struct pollfd p = {ls, POLLIN, 0};
+            if (poll(&p, 1, 10000) <= 0) _exit(90);
+            int fd = accept(ls, NULL, NULL);
+            if (g_fake_conn == conns - 1) close(ls); /* later connects are refused */
+            if (fd < 0) _exit(91);
+            orchlog_reader *r = orchlog_reader_create();
+            int rc = script(fd, r);
+            /* Wait for the client to close, so it reads everything we sent. */
+            struct pollfd q = {fd, POLLIN, 0};
+            unsigned char tmp[256];
+            while (poll(&q, 1, 3000) > 0 && recv(fd, tmp, sizeof(tmp), 0) > 0) {
+            }
+            orchlog_reader_free(r);
+            close(fd);
+            if (rc != 0) _exit(rc);
         }
-        orchlog_reader_free(r);
-        close(fd);
-        _exit(rc);
+        _exit(0);
     }
     close(ls);
     return ntohs(a.sin_port);
 }
+
+/* Starts a fake server that runs script on its first connection. *pid: the child. */
+static int fake_start(fake_script script, pid_t *pid) { return fake_start_n(script, 1, pid); }
 
 static int fake_wait(pid_t pid) {
     int st = 0;
@@ -546,7 +556,7 @@ static int script_ping(int fd, orchlog_reader *r) {
             f->pong->payload.len == 2 && memcmp(f->pong->payload.data, "ab", 2) == 0)
             pong = 1;
         if (f->kind_case == ORCHLOG__V1__FRAME__KIND_START) call = f->call_id;
-        orchlog__v1__frame__free_unpacked(f, NULL);
+        orchlog_reader_frame_free(r, f);
     }
     /* An unrelated call id first (ignored by the client), then the answer. */
     Orchlog__V1__HealthResponse h = ORCHLOG__V1__HEALTH_RESPONSE__INIT;
@@ -582,11 +592,13 @@ static void test_fake_ping_pong(void) {
 /* After the handshake, answer the call with the given raw bytes. */
 static const unsigned char *g_reply;
 static size_t g_reply_len;
+static uint32_t g_reply_mfb; /* max_frame_bytes announced; 0: 65536 */
 
 static int script_reply_raw(int fd, orchlog_reader *r) {
     bytes b = {0};
     if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
-    add_hello_ack(&b);
+    if (g_reply_mfb) add_hello_ack_mfb(&b, g_reply_mfb);
+    else add_hello_ack(&b);
     write_all(fd, &b);
     free(b.p);
     if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START) < 0) return 2;
@@ -1022,6 +1034,429 @@ static void test_backoff_int_max(void) {
     CHECK(ok);
 }
 
+
+/* ---------------------------------------------------------------------------------------- */
+/* Decode budget (orchlog_reader.h) and call ids                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+/* k copies of the n bytes pat, in one allocation (a realloc per copy is slow under ASan). */
+static bytes repeated(const char *pat, size_t n, size_t k) {
+    bytes b;
+    b.n = n * k;
+    b.p = malloc(b.n + 1);
+    for (size_t i = 0; i < k; i++) memcpy(b.p + i * n, pat, n);
+    return b;
+}
+
+static void put_varint(bytes *b, uint64_t v) {
+    unsigned char t[10];
+    size_t k = 0;
+    do {
+        t[k] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v) t[k] |= 0x80;
+        k++;
+    } while (v);
+    bytes_add(b, t, k);
+}
+
+/* Appends a frame of at most `size` payload bytes on call `id` whose kind (field 8 end, or 4
+ * start) is a message of empty map entries (field 3, bytes 1a 00): each of those 2 bytes
+ * decodes to a struct, an array slot and a scan record, 64x its size. */
+static void add_map_flood(bytes *b, uint32_t id, int kind_field, size_t size) {
+    bytes inner = repeated("\x1a\x00", 2, (size - 16) / 2);
+    if (kind_field == 8) memcpy(inner.p, "\x08\x05", 2); /* end.code NOT_FOUND first */
+    bytes pl = {0};
+    bytes_add(&pl, "\x08", 1);
+    put_varint(&pl, id);
+    put_varint(&pl, (uint64_t)(kind_field << 3 | 2));
+    put_varint(&pl, inner.n);
+    bytes_add(&pl, inner.p, inner.n);
+    unsigned char len[4] = {(unsigned char)(pl.n >> 24), (unsigned char)(pl.n >> 16),
+                            (unsigned char)(pl.n >> 8), (unsigned char)pl.n};
+    bytes_add(b, len, 4);
+    bytes_add(b, pl.p, pl.n);
+    free(inner.p);
+    free(pl.p);
+}
+
+/* Appends a frame of exactly `size` payload bytes: a message on call id whose payload is a
+ * LogEntry with one big content string (returns its length via *content_len). */
+static void add_big_entry_message(bytes *b, uint32_t id, size_t size, size_t *content_len) {
+    Orchlog__V1__LogEntry e = ORCHLOG__V1__LOG_ENTRY__INIT;
+    e.orchestration_session_log_id = "0190f3c2-7b1a-7c3e-9a4b-2d5e6f708192";
+    size_t cl = size - 64;
+    char *content = malloc(size + 1);
+    memset(content, 'c', size);
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__CallMessage m = ORCHLOG__V1__CALL_MESSAGE__INIT;
+    f.has_call_id = 1;
+    f.call_id = id;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_MESSAGE;
+    f.message = &m;
+    m.has_payload = 1;
+    unsigned char *pb = NULL;
+    for (int tries = 0; tries < 8; tries++) {
+        content[cl] = '\0';
+        e.content = content;
+        free(pb);
+        m.payload.len = orchlog__v1__log_entry__get_packed_size(&e);
+        pb = malloc(m.payload.len);
+        orchlog__v1__log_entry__pack(&e, pb);
+        m.payload.data = pb;
+        size_t got = orchlog__v1__frame__get_packed_size(&f);
+        content[cl] = 'c';
+        if (got == size) break;
+        cl = cl + size - got;
+    }
+    add_frame(b, &f);
+    *content_len = cl;
+    free(pb);
+    free(content);
+}
+
+/* Hostile frames fail to decode within the budget, with the count back at 0; a legitimate
+ * frame of max_frame_bytes with one big field decodes in about its own size. */
+static void test_reader_decode_budget(void) {
+    const size_t max = ORCHLOG_DEFAULT_MAX_FRAME_BYTES;
+    for (int kind = 0; kind < 3; kind++) {
+        bytes b = {0};
+        if (kind < 2) {
+            add_map_flood(&b, 1, kind == 0 ? 8 : 4, max);
+        } else { /* only unknown varint fields (field 100): 30x */
+            bytes pl = repeated("\xa0\x06\x00", 3, max / 3);
+            unsigned char len[4] = {(unsigned char)(pl.n >> 24), (unsigned char)(pl.n >> 16),
+                                    (unsigned char)(pl.n >> 8), (unsigned char)pl.n};
+            bytes_add(&b, len, 4);
+            bytes_add(&b, pl.p, pl.n);
+            free(pl.p);
+        }
+        size_t n = b.n - 4;
+        orchlog_reader *r = orchlog_reader_create();
+        orchlog_reader_feed(r, b.p, b.n);
+        free(b.p);
+        Orchlog__V1__Frame *f = NULL;
+        int rc = orchlog_reader_get_frame(r, &f);
+        char want[128];
+        snprintf(want, sizeof(want), "frame of %lu bytes needs more than %lu bytes to decode",
+                 (unsigned long)n, (unsigned long)orchlog_decode_budget(n));
+        int ok = rc == ORCHLOG_READER_ERR && f == NULL && r->code == ORCHLOG_RESOURCE_EXHAUSTED &&
+                 strcmp(r->errstr, want) == 0 && r->budget.used == 0 && r->budget.peak > 0 &&
+                 r->budget.peak <= orchlog_decode_budget(n);
+        if (!ok)
+            fprintf(stderr, "    kind %d: rc %d peak %zu used %zu: %s\n", kind, rc,
+                    r->budget.peak, r->budget.used, r->errstr);
+        orchlog_reader_frame_free(r, f);
+        orchlog_reader_free(r);
+        CHECK(ok);
+    }
+    bytes b = {0};
+    size_t cl = 0;
+    add_big_entry_message(&b, 1, max, &cl);
+    CHECK(b.n == max + 4);
+    orchlog_reader *r = orchlog_reader_create();
+    orchlog_reader_feed(r, b.p, b.n);
+    free(b.p);
+    Orchlog__V1__Frame *f = NULL;
+    int ok = orchlog_reader_get_frame(r, &f) == ORCHLOG_READER_OK && f != NULL &&
+             f->kind_case == ORCHLOG__V1__FRAME__KIND_MESSAGE &&
+             f->message->payload.len > cl && r->budget.peak >= max - 64 &&
+             r->budget.peak < max + max / 8;
+    if (!ok) fprintf(stderr, "    max frame: peak %zu: %s\n", r->budget.peak, r->errstr);
+    orchlog_reader_frame_free(r, f);
+    ok = ok && r->budget.used == 0;
+    orchlog_reader_free(r);
+    CHECK(ok);
+}
+
+/* A refusal at any allocation of a decode leaves nothing counted or leaked (protobuf-c frees
+ * what it built through the same allocator; ASan checks the leaks). */
+static void test_budget_refusal_anywhere(void) {
+    Orchlog__V1__Frame f = ORCHLOG__V1__FRAME__INIT;
+    Orchlog__V1__CallEnd e = ORCHLOG__V1__CALL_END__INIT;
+    Orchlog__V1__CallEnd__DetailsEntry d[20];
+    Orchlog__V1__CallEnd__DetailsEntry *dp[20];
+    for (int i = 0; i < 20; i++) {
+        orchlog__v1__call_end__details_entry__init(&d[i]);
+        d[i].key = "retryable";
+        d[i].value = "true";
+        dp[i] = &d[i];
+    }
+    e.has_code = 1;
+    e.code = ORCHLOG__V1__STATUS_CODE__UNAVAILABLE;
+    e.message = "a message";
+    e.n_details = 20;
+    e.details = dp;
+    f.has_call_id = 1;
+    f.call_id = 9;
+    f.kind_case = ORCHLOG__V1__FRAME__KIND_END;
+    f.end = &e;
+    unsigned char buf[2048];
+    size_t n = orchlog__v1__frame__pack(&f, buf);
+    orchlog_budget b;
+    orchlog_budget_init(&b);
+    b.limit = SIZE_MAX;
+    Orchlog__V1__Frame *x = orchlog__v1__frame__unpack(&b.base, n, buf);
+    CHECK(x != NULL && x->end->n_details == 20);
+    orchlog__v1__frame__free_unpacked(x, &b.base);
+    size_t need = b.peak;
+    CHECK(b.used == 0 && need > n);
+    for (size_t limit = 0; limit <= need; limit++) {
+        orchlog_budget_init(&b);
+        b.limit = limit;
+        x = orchlog__v1__frame__unpack(&b.base, n, buf);
+        int ok = (limit < need) == (x == NULL) && (x == NULL) == (b.refused != 0);
+        orchlog__v1__frame__free_unpacked(x, &b.base);
+        ok = ok && b.used == 0;
+        if (!ok) fprintf(stderr, "    limit %zu of %zu: used %zu\n", limit, need, b.used);
+        CHECK(ok);
+    }
+}
+
+/* A server frame of ~4 MiB of empty map entries (end.details or start.metadata): the decode
+ * stops at its budget and the call fails as a protocol error that says so. */
+static int map_flood_case(int kind_field) {
+    bytes o = {0};
+    add_map_flood(&o, 1, kind_field, ORCHLOG_DEFAULT_MAX_FRAME_BYTES);
+    size_t n = o.n - 4;
+    g_reply = o.p;
+    g_reply_len = o.n;
+    g_reply_mfb = ORCHLOG_DEFAULT_MAX_FRAME_BYTES;
+    pid_t pid;
+    int port = fake_start(script_reply_raw, &pid);
+    g_reply_mfb = 0;
+    free(o.p);
+    if (port <= 0) return 0;
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0;
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    char want[128];
+    snprintf(want, sizeof(want),
+             "protocol error: frame of %lu bytes needs more than %lu bytes to decode",
+             (unsigned long)n, (unsigned long)orchlog_decode_budget(n));
+    size_t peak = c != NULL ? orchlog_test_decode_peak(c) : 0;
+    ok = ok && st == ORCHLOG_INTERNAL && c->status == ORCHLOG_INTERNAL &&
+         c->err == ORCHLOG_ERR_PROTOCOL && strcmp(c->errstr, want) == 0 &&
+         orchlog_test_attempts(c) == 1 && peak > 0 && peak <= orchlog_decode_budget(n);
+    if (!ok && c)
+        fprintf(stderr, "    field %d: st %d err %d peak %zu (budget %zu): %s\n", kind_field, st,
+                c->err, peak, orchlog_decode_budget(n), c->errstr);
+    orchlog_free(c);
+    return fake_wait(pid) == 0 && ok;
+}
+
+static void test_fake_map_flood_bounded(void) {
+    CHECK(map_flood_case(8)); /* end.details */
+    CHECK(map_flood_case(4)); /* start.metadata */
+}
+
+/* A response payload inside a valid frame is decoded within its own budget too. */
+static void test_fake_payload_over_budget(void) {
+    bytes pl = repeated("\xa0\x06\x00", 3, 300000); /* unknown fields */
+    bytes o = {0};
+    add_message(&o, 1, pl.p, pl.n);
+    add_end(&o, 1, ORCHLOG_OK, NULL);
+    g_reply = o.p;
+    g_reply_len = o.n;
+    g_reply_mfb = ORCHLOG_DEFAULT_MAX_FRAME_BYTES;
+    pid_t pid;
+    int port = fake_start(script_reply_raw, &pid);
+    g_reply_mfb = 0;
+    free(o.p);
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0;
+    orchlog_health_info h;
+    int st = ok ? orchlog_health(c, &h) : -1;
+    char want[128];
+    snprintf(want, sizeof(want), "Health: response of %lu bytes needs more than %lu bytes to decode",
+             (unsigned long)pl.n, (unsigned long)orchlog_decode_budget(pl.n));
+    size_t budget = orchlog_decode_budget(pl.n);
+    free(pl.p);
+    ok = ok && st == ORCHLOG_INTERNAL && c->err == ORCHLOG_ERR_PROTOCOL &&
+         strcmp(c->errstr, want) == 0 && orchlog_test_decode_peak(c) <= budget;
+    if (!ok && c) fprintf(stderr, "    st %d err %d: %s\n", st, c->err, c->errstr);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+/* A GetLog reply in a frame of exactly max_frame_bytes (4 MiB), one big content string. */
+static void test_fake_max_frame_decodes(void) {
+    bytes o = {0};
+    size_t cl = 0;
+    add_big_entry_message(&o, 1, ORCHLOG_DEFAULT_MAX_FRAME_BYTES, &cl);
+    add_end(&o, 1, ORCHLOG_OK, NULL);
+    g_reply = o.p;
+    g_reply_len = o.n;
+    g_reply_mfb = ORCHLOG_DEFAULT_MAX_FRAME_BYTES;
+    pid_t pid;
+    int port = fake_start(script_reply_raw, &pid);
+    g_reply_mfb = 0;
+    free(o.p);
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0;
+    orchlog_entry *g = NULL;
+    int st = ok ? orchlog_get(c, "0190f3c2-7b1a-7c3e-9a4b-2d5e6f708192", &g) : -1;
+    size_t peak = c != NULL ? orchlog_test_decode_peak(c) : 0;
+    ok = ok && st == ORCHLOG_OK && g != NULL && g->content != NULL && strlen(g->content) == cl &&
+         peak >= cl && peak < cl + cl / 8; /* ~1x */
+    if (!ok && c) fprintf(stderr, "    st %d peak %zu content %zu: %s\n", st, peak, cl, c->errstr);
+    orchlog_entry_free(g);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+
+/* The heaviest legitimate shape: an AppendLogs reply of minimal entries (~6x its size to
+ * decode, PROTOCOL.md 9.3). The fake echoes each requested id with an order and a seq. */
+static int script_batch_echo(int fd, orchlog_reader *r) {
+    bytes b = {0};
+    if (expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_HELLO) < 0) return 1;
+    add_hello_ack_mfb(&b, ORCHLOG_DEFAULT_MAX_FRAME_BYTES);
+    write_all(fd, &b);
+    free(b.p);
+    Orchlog__V1__Frame *f = read_frame(fd, r);
+    if (f == NULL || f->kind_case != ORCHLOG__V1__FRAME__KIND_START) return 2;
+    uint32_t id = f->call_id;
+    Orchlog__V1__AppendLogsRequest *req = orchlog__v1__append_logs_request__unpack(
+        NULL, f->start->request.len, f->start->request.data);
+    orchlog_reader_frame_free(r, f);
+    if (req == NULL) return 3;
+    size_t n = req->n_entries;
+    Orchlog__V1__AppendLogResponse *res = calloc(n, sizeof(*res));
+    Orchlog__V1__AppendLogResponse **rp = calloc(n, sizeof(*rp));
+    Orchlog__V1__LogEntry *es = calloc(n, sizeof(*es));
+    for (size_t i = 0; i < n; i++) {
+        orchlog__v1__log_entry__init(&es[i]);
+        es[i].orchestration_session_log_id = req->entries[i]->orchestration_session_log_id;
+        es[i].content = "";
+        es[i].has_sibling_order = 1;
+        es[i].sibling_order = (int64_t)i + 1;
+        es[i].has_seq = 1;
+        es[i].seq = i + 1;
+        orchlog__v1__append_log_response__init(&res[i]);
+        res[i].entry = &es[i];
+        res[i].has_created = 1;
+        res[i].created = 1;
+        rp[i] = &res[i];
+    }
+    Orchlog__V1__AppendLogsResponse all = ORCHLOG__V1__APPEND_LOGS_RESPONSE__INIT;
+    all.n_results = n;
+    all.results = rp;
+    size_t pn = orchlog__v1__append_logs_response__get_packed_size(&all);
+    unsigned char *pb = malloc(pn + 1);
+    orchlog__v1__append_logs_response__pack(&all, pb);
+    bytes o = {0};
+    add_message(&o, id, pb, pn);
+    add_end(&o, id, ORCHLOG_OK, NULL);
+    int rc = o.n > pn ? 0 : 4; /* add_frame refuses a frame over 4 MiB */
+    write_all(fd, &o);
+    free(o.p);
+    free(pb);
+    free(es);
+    free(rp);
+    free(res);
+    orchlog__v1__append_logs_request__free_unpacked(req, NULL);
+    return rc;
+}
+
+static void test_fake_big_batch_reply_decodes(void) {
+    pid_t pid;
+    int port = fake_start(script_batch_echo, &pid);
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
+    enum { N = 60000 }; /* a reply of ~3.4 MB */
+    orchlog_entry *in = calloc(N, sizeof(*in));
+    char(*ids)[37] = calloc(N, sizeof(*ids));
+    for (size_t i = 0; i < N; i++) {
+        orchlog_uuid_v7(ids[i]);
+        in[i].orchestration_session_log_id = ids[i];
+        in[i].content = "";
+    }
+    orchlog_batch_result *res = NULL;
+    int ok = c != NULL && c->err == 0;
+    int st = ok ? orchlog_append_batch(c, in, N, &res) : -1;
+    size_t peak = c != NULL ? orchlog_test_decode_peak(c) : 0;
+    ok = ok && st == ORCHLOG_OK && res != NULL && res->n == N &&
+         strcmp(res->entries[N - 1]->orchestration_session_log_id, ids[N - 1]) == 0 &&
+         res->entries[N - 1]->seq == N && peak > 4u * 50u * N && /* heavy: > 4x */
+         peak < orchlog_decode_budget(50u * N);                  /* yet within 16x */
+    if (!ok && c) fprintf(stderr, "    st %d peak %zu: %s\n", st, peak, c->errstr);
+    orchlog_batch_result_free(res);
+    free(in);
+    free(ids);
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
+/* Checks the call ids on the wire: on the first connection 0xfffffffe then 0xffffffff, and the
+ * client must leave; on the second, a hello then 1, 2, ... Never 0, never a repeat. */
+static int script_call_ids(int fd, orchlog_reader *r) {
+    Orchlog__V1__Frame *f = read_frame(fd, r);
+    int hello = f != NULL && f->kind_case == ORCHLOG__V1__FRAME__KIND_HELLO;
+    orchlog_reader_frame_free(r, f);
+    if (!hello) return 1;
+    bytes b = {0};
+    add_hello_ack(&b);
+    write_all(fd, &b);
+    free(b.p);
+    unsigned char hb[64];
+    size_t hn = health_bytes(hb);
+    uint32_t last = 0;
+    int n = 0;
+    while ((f = read_frame(fd, r)) != NULL) { /* until the client closes */
+        int start = f->kind_case == ORCHLOG__V1__FRAME__KIND_START;
+        uint32_t id = f->call_id;
+        orchlog_reader_frame_free(r, f);
+        if (!start) continue;
+        if (id == 0 || (n > 0 && id <= last)) {
+            fprintf(stderr, "    fake: connection %d: id %lu after %lu\n", g_fake_conn,
+                    (unsigned long)id, (unsigned long)last);
+            return 10 + g_fake_conn;
+        }
+        if (n == 0 && id != (g_fake_conn == 0 ? 0xfffffffeu : 1u)) return 20 + g_fake_conn;
+        last = id;
+        n++;
+        bytes o = {0};
+        add_message(&o, id, hb, hn);
+        add_end(&o, id, ORCHLOG_OK, NULL);
+        write_all(fd, &o);
+        free(o.p);
+    }
+    if (g_fake_conn == 0 && (n != 2 || last != 0xffffffffu)) return 30;
+    if (g_fake_conn == 1 && n != 3) return 31;
+    return 0;
+}
+
+static void test_fake_call_ids_new_connection(void) {
+    pid_t pid;
+    int port = fake_start_n(script_call_ids, 2, &pid);
+    CHECK(port > 0);
+    orchlog_ctx *c = connect_fast(port);
+    int ok = c != NULL && c->err == 0;
+    if (ok) orchlog_test_set_next_call_id(c, 0xfffffffeu);
+    static const uint32_t want[] = {0xfffffffeu, 0xffffffffu, 1, 2, 3};
+    static const unsigned conns[] = {1, 1, 2, 2, 2};
+    for (int i = 0; ok && i < 5; i++) {
+        orchlog_health_info h;
+        int st = orchlog_health(c, &h);
+        ok = st == ORCHLOG_OK && orchlog_test_last_call_id(c) == want[i] &&
+             orchlog_test_connections(c) == conns[i];
+        if (!ok)
+            fprintf(stderr, "    call %d: st %d id %lu connections %u: %s\n", i, st,
+                    (unsigned long)orchlog_test_last_call_id(c), orchlog_test_connections(c),
+                    c->errstr);
+    }
+    orchlog_free(c);
+    CHECK(ok);
+    CHECK(fake_wait(pid) == 0);
+}
+
 const test_case reader_tests[] = {
     {"reader: frames fed at once, byte by byte and in pieces", test_reader_splits},
     {"reader: PROTOCOL.md worked example bytes", test_reader_worked_example},
@@ -1050,5 +1485,12 @@ const test_case reader_tests[] = {
     {"fake server: RESOURCE_EXHAUSTED retried only when retryable", test_fake_resource_exhausted_retry},
     {"fake server: EINTR does not extend the deadline", test_fake_eintr_keeps_deadline},
     {"backoff: max_backoff_ms = INT_MAX", test_backoff_int_max},
+    {"reader: decode budget refuses map floods, a max-size frame decodes", test_reader_decode_budget},
+    {"reader: a budget refusal at any allocation leaves nothing counted", test_budget_refusal_anywhere},
+    {"fake server: 4 MiB of empty map entries -> protocol error within budget", test_fake_map_flood_bounded},
+    {"fake server: response payload over its decode budget -> protocol error", test_fake_payload_over_budget},
+    {"fake server: reply in a frame of exactly max_frame_bytes decodes", test_fake_max_frame_decodes},
+    {"fake server: 3.4 MB batch reply of minimal entries (~6x) decodes", test_fake_big_batch_reply_decodes},
+    {"fake server: call ids never wrap, a new connection after 2^32-1", test_fake_call_ids_new_connection},
     {NULL, NULL},
 };
