@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "orchlogd",
             dependencies: [
-                "OrchLogServer", "OrchLogStore",
+                "OrchLogServer", "OrchLogStore", "OrchLogWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

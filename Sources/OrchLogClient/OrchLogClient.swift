@@ -40,7 +40,8 @@ public final class OrchLogClient: Sendable {
         )
     }
 
-    /// Closes the connection; calls still running end with UNAVAILABLE.
+    /// Closes the client: calls still running end with CANCELLED, later calls fail with
+    /// FAILED_PRECONDITION.
     public func close() async {
         await self.manager.shutdown()
     }

@@ -51,6 +51,22 @@ extension Duration {
         let (s, atto) = self.components
         return Double(s) + Double(atto) / 1e18
     }
+
+    /// Sleeps until `deadline`, however far away: `Task.sleep` traps on a deadline further than
+    /// its clock's nanoseconds can hold, so this sleeps a day at a time.
+    static func sleep(until deadline: ContinuousClock.Instant) async throws {
+        while true {
+            let now = ContinuousClock.now
+            guard now < deadline else { return }
+            try await Task.sleep(until: min(deadline, now.advanced(by: .seconds(86_400))), clock: .continuous)
+        }
+    }
+
+    /// Whole milliseconds, rounded up, at least 1 and at most 2^32 − 1 (the protocol's
+    /// `timeout_ms`, 49.7 days): a longer duration is not an error, only more than can be sent.
+    var clampedMilliseconds: UInt32 {
+        UInt32(min(Double(UInt32.max), max(1, (self.seconds * 1000).rounded(.up))))
+    }
 }
 
 import Foundation

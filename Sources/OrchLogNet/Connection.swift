@@ -33,7 +33,7 @@ package final class Connection: ReadinessHandler, @unchecked Sendable {
     /// A process-unique number for logs.
     package let id: Int
     private let fd: Int32
-    private let options: ConnectionOptions
+    private var options: ConnectionOptions
     private var state = State.idle
     private var handler: (any ConnectionHandler)?
     private var decoder: FrameDecoder
@@ -65,6 +65,15 @@ package final class Connection: ReadinessHandler, @unchecked Sendable {
         self.id = Self.ids.next()
         self.decoder = FrameDecoder(maxFrameBytes: options.maxFrameBytes)
         self.outbound = OutboundBuffer(highWatermark: options.highWatermark, lowWatermark: options.lowWatermark)
+    }
+
+    /// The largest frame payload accepted from the peer from the next frame on.
+    package var maxFrameBytes: Int {
+        get { self.options.maxFrameBytes }
+        set {
+            self.options.maxFrameBytes = newValue
+            self.decoder.maxFrameBytes = newValue
+        }
     }
 
     /// Whether producers may add more output (the outbound buffer is below its watermarks).
@@ -129,7 +138,7 @@ package final class Connection: ReadinessHandler, @unchecked Sendable {
         let becameUnwritable = self.outbound.append(write)
         self.scheduleFlush()
         if becameUnwritable {
-            self.suspendReading()
+            if self.options.stopsReadingWhenUnwritable { self.suspendReading() }
             self.handler?.connection(self, writabilityChanged: false)
         }
     }

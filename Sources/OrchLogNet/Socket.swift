@@ -75,6 +75,7 @@ package enum Socket {
         guard fd >= 0 else { throw SocketError("socket", errno: errno) }
         do throws(SocketError) {
             try setNonBlocking(fd)
+            setKeepAlive(fd)
             let rc = address.withSockAddr { Glibc.connect(fd, $0, $1) }
             if rc == 0 {
                 setNoDelay(fd)

@@ -24,7 +24,8 @@ package enum FrameDecodingError: Error, Equatable, Sendable, CustomStringConvert
 /// soon as its 4 prefix bytes are in, before any of the body is buffered. Consumed bytes are
 /// compacted away once they are more than half of the buffer.
 package struct FrameDecoder {
-    package let maxFrameBytes: Int
+    /// May be changed between frames (a client learns its server's bound from `hello_ack`).
+    package var maxFrameBytes: Int
     private var buffer: [UInt8] = []
     private var readIndex = 0
 

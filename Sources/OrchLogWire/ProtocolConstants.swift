@@ -6,6 +6,8 @@ package enum ProtocolConstants {
     package static let lengthPrefixBytes = 4
     /// Default bound on a frame's payload length.
     package static let defaultMaxFrameBytes = 4 * 1024 * 1024
+    /// The bounds a server may announce in `hello_ack.max_frame_bytes`.
+    package static let maxFrameBytesRange = 64 * 1024...256 * 1024 * 1024
     /// Protobuf nesting bound when decoding untrusted bytes.
     package static let messageDepthLimit = 32
 }

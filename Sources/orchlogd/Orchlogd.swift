@@ -4,6 +4,7 @@ import Logging
 import OrchLogNet
 import OrchLogServer
 import OrchLogStore
+import OrchLogWire
 
 #if canImport(Glibc)
 import Glibc
@@ -68,7 +69,7 @@ struct Orchlogd: ParsableCommand {
     var logLevel: Logger.Level = .info
 
     func validate() throws {
-        guard (64 * 1024...256 * 1024 * 1024).contains(self.maxFrameBytes) else {
+        guard ProtocolConstants.maxFrameBytesRange.contains(self.maxFrameBytes) else {
             throw ValidationError("--max-frame-bytes must be 65536...268435456")
         }
         if let maxContentBytes = self.maxContentBytes, !(1...self.maxFrameBytes).contains(maxContentBytes) {

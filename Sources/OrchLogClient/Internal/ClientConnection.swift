@@ -26,6 +26,11 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         self?.abandonCalls(pastDeadlineAt: now)
     }
     private let open = Atomic<Bool>(true)
+    private let closed = Atomic<Bool>(false)
+    /// Set by `close()`: the calls still running end as CANCELLED, not as a lost connection.
+    private var closedByClient = false
+    /// The server's goaway, which names why it then closes the connection.
+    private var goAwayError: OrchLogError?
 
     /// The connection gets a loop of its own, so that one client's calls never wait behind
     /// another's.
@@ -33,7 +38,9 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         self.queue = loop.queue
         self.nextCallID = firstCallID
         var options = ConnectionOptions()
-        options.maxFrameBytes = 64 * 1024 * 1024
+        // Until hello_ack gives the server's bound.
+        options.maxFrameBytes = ProtocolConstants.defaultMaxFrameBytes
+        options.stopsReadingWhenUnwritable = false
         self.connection = Connection(fd: fd, loop: loop, options: options)
     }
 
@@ -41,12 +48,18 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
     /// or once closed.
     var acceptsCalls: Bool { self.open.load(ordering: .relaxed) }
 
+    /// The largest frame taken from the server: its `hello_ack.max_frame_bytes` once known.
+    var inboundFrameLimit: Int { self.queue.sync { self.connection.maxFrameBytes } }
+
+    /// Whether the connection has closed.
+    var isClosed: Bool { self.closed.load(ordering: .relaxed) }
+
     /// Connects, says hello and waits for `hello_ack`, all within `timeout`.
     static func connect(
         to address: SocketAddress, timeout: Duration, clientName: String, authToken: String?,
         firstCallID: UInt32 = 1
     ) async throws(OrchLogError) -> ClientConnection {
-        let millis = Int32(clamping: Int(timeout.seconds * 1000))
+        let millis = Int32(clamping: timeout.clampedMilliseconds)
         let loop: EventLoop
         do {
             loop = try EventLoop(label: "orchlog.client.connection")
@@ -130,7 +143,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
                 call.finish(.deadlineExceeded("deadline passed before the call started"))
                 return call
             }
-            timeoutMillis = UInt32(clamping: max(1, Int((remaining.seconds * 1000).rounded(.up))))
+            timeoutMillis = remaining.clampedMilliseconds
         }
         let frame = Frame.with {
             $0.callID = id
@@ -221,9 +234,12 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         self.connection.close(reason: "every call id has been used")
     }
 
-    /// Closes the connection; open calls end with UNAVAILABLE.
+    /// Closes the connection; open calls end with CANCELLED.
     func close() {
-        self.queue.async { self.connection.close(reason: "closed by the client") }
+        self.queue.async {
+            self.closedByClient = true
+            self.connection.close(reason: "closed by the client")
+        }
     }
 
     private func failHandshake(_ error: OrchLogError) {
@@ -244,7 +260,24 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         switch frame.kind {
         case .helloAck(let ack):
             guard case .handshaking(let continuation) = self.state else { return }
-            if ack.maxFrameBytes > 0 { self.maxFrameBytes = Int(ack.maxFrameBytes) }
+            guard ack.protocolVersion == ProtocolConstants.version else {
+                self.failHandshake(OrchLogError(
+                    code: .failedPrecondition,
+                    message: "the server speaks protocol version \(ack.protocolVersion), this client \(ProtocolConstants.version)"
+                ))
+                return
+            }
+            if ack.hasMaxFrameBytes {
+                guard ProtocolConstants.maxFrameBytesRange.contains(Int(ack.maxFrameBytes)) else {
+                    self.failHandshake(OrchLogError(
+                        code: .internal,
+                        message: "hello_ack.max_frame_bytes \(ack.maxFrameBytes) is outside \(ProtocolConstants.maxFrameBytesRange)"
+                    ))
+                    return
+                }
+                self.maxFrameBytes = Int(ack.maxFrameBytes)
+                self.connection.maxFrameBytes = self.maxFrameBytes
+            }
             self.state = .ready
             continuation.resume()
         case .message(let message):
@@ -272,6 +305,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
     private func receiveGoAway(_ goaway: Orchlog_V1_GoAway) {
         self.open.store(false, ordering: .relaxed)
         let error = OrchLogError(code: StatusCode(rawValue: goaway.code.rawValue), message: "server sent goaway: \(goaway.message)")
+        self.goAwayError = error
         if case .handshaking = self.state {
             self.failHandshake(error)
             return
@@ -291,15 +325,25 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
 
     func connectionDidClose(_ connection: Connection, reason: String) {
         self.open.store(false, ordering: .relaxed)
+        self.closed.store(true, ordering: .relaxed)
         if case .handshaking = self.state {
             self.failHandshake(.unavailable("connection closed during handshake: \(reason)"))
         }
         self.state = .closed
         self.deadlines.cancel()
+        // Calls the server had accepted: their outcome is unknown, and the goaway, if one came,
+        // says why (UNAVAILABLE for a drain, which a retry may get past).
+        let error: OrchLogError = if self.closedByClient {
+            OrchLogError(code: .cancelled, message: "the client was closed")
+        } else if let goAwayError = self.goAwayError, goAwayError.code != .ok {
+            OrchLogError(code: goAwayError.code, message: "connection closed after a goaway: \(goAwayError.message)")
+        } else {
+            .unavailable("connection lost: \(reason)")
+        }
         let calls = self.calls
         self.calls.removeAll()
         for call in calls.values {
-            call.finish(.unavailable("connection lost: \(reason)"))
+            call.finish(error)
         }
     }
 }

@@ -3,6 +3,8 @@ import OrchLogNet
 /// Keeps one usable connection to the server: connects on first use, reconnects after a loss
 /// or a goaway with the configured connection backoff, and lets calls wait for it until their
 /// deadline (rather than failing while the server restarts).
+///
+/// One connect runs at a time, and every call that needs a connection meanwhile waits for it.
 actor ConnectionManager {
     private let address: SocketAddress
     private let backoff: ConnectionBackoff
@@ -11,6 +13,9 @@ actor ConnectionManager {
     private let waitsForConnection: Bool
     private let firstCallID: UInt32
     private var current: ClientConnection?
+    /// Connections replaced while calls still ran on them (after a goaway, or out of call ids):
+    /// closed by `shutdown` if they are still open then.
+    private var retired: [ClientConnection] = []
     private var connecting: Task<Void, Never>?
     /// Calls waiting for a connection, each with the task that fails it at its deadline.
     private var waiters: [Int: (continuation: CheckedContinuation<ClientConnection, any Error>, timeout: Task<Void, Never>?)] = [:]
@@ -31,26 +36,21 @@ actor ConnectionManager {
         self.authToken = authToken
     }
 
-    /// A connection that accepts calls, waiting for a reconnect if needed, at most until
-    /// `deadline` (then DEADLINE_EXCEEDED).
+    /// A connection that accepts calls, waiting for a (re)connect if needed, at most until
+    /// `deadline` (then DEADLINE_EXCEEDED) or until the calling task is cancelled (CANCELLED).
     func connection(before deadline: ContinuousClock.Instant?) async throws(OrchLogError) -> ClientConnection {
+        guard !self.isShutDown else { throw Self.closed }
         if let current, current.acceptsCalls { return current }
-        // Lost or going away: its running calls finish on it (the server closes it once they
-        // have); new calls get a new connection.
-        self.current = nil
-        guard !self.isShutDown else { throw .unavailable("the client is closed") }
-        if !self.waitsForConnection && self.connecting == nil {
-            let connection = try await ClientConnection.connect(
-                to: self.address, timeout: self.backoff.connectTimeout(afterFailures: 0),
-                clientName: self.clientName, authToken: self.authToken, firstCallID: self.firstCallID
-            )
-            self.current = connection
-            return connection
+        if let current {
+            // Lost or going away: its running calls finish on it (the server, or the connection
+            // itself once out of call ids, closes it after them); new calls get a new one.
+            self.retired.removeAll { $0.isClosed }
+            if !current.isClosed { self.retired.append(current) }
+            self.current = nil
         }
         if self.connecting == nil {
             self.connecting = Task { await self.connectWithBackoff() }
         }
-        // Wait for the reconnect, but no longer than the deadline or the caller's task.
         let id = self.nextWaiterID
         self.nextWaiterID += 1
         do {
@@ -59,7 +59,7 @@ actor ConnectionManager {
                     // Cancelled once the wait ends, so that it does not live on until the deadline.
                     let timeout = deadline.map { deadline in
                         Task { [weak self] in
-                            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                            guard (try? await Duration.sleep(until: deadline)) != nil else { return }
                             await self?.resumeWaiter(id, with: .failure(OrchLogError.deadlineExceeded("deadline exceeded while connecting")))
                         }
                     }
@@ -85,18 +85,24 @@ actor ConnectionManager {
         for id in Array(self.waiters.keys) { self.resumeWaiter(id, with: result) }
     }
 
-    /// Closes the connection and stops reconnecting.
+    /// Closes every connection and stops reconnecting; calls still running end with CANCELLED,
+    /// later calls fail with FAILED_PRECONDITION.
     func shutdown() {
         self.isShutDown = true
         self.connecting?.cancel()
         self.connecting = nil
-        self.resumeAllWaiters(with: .failure(OrchLogError.unavailable("the client is closed")))
+        self.resumeAllWaiters(with: .failure(Self.closed))
         self.current?.close()
         self.current = nil
+        for connection in self.retired { connection.close() }
+        self.retired = []
     }
 
-    /// Connects, backing off between failures, until it succeeds or the client shuts down;
-    /// hands the connection to every waiting call.
+    private static let closed = OrchLogError(code: .failedPrecondition, message: "the client is closed")
+
+    /// Connects, backing off between failures (when calls wait for the connection) until it
+    /// succeeds or the client shuts down; hands the connection, or the failure, to every
+    /// waiting call.
     private func connectWithBackoff() async {
         while !Task.isCancelled && !self.isShutDown {
             do {
@@ -104,14 +110,19 @@ actor ConnectionManager {
                     to: self.address, timeout: self.backoff.connectTimeout(afterFailures: self.failures),
                     clientName: self.clientName, authToken: self.authToken, firstCallID: self.firstCallID
                 )
+                self.connecting = nil
+                guard !self.isShutDown else {
+                    // The client was closed while this connect ran.
+                    connection.close()
+                    return
+                }
                 self.failures = 0
                 self.current = connection
-                self.connecting = nil
                 self.resumeAllWaiters(with: .success(connection))
                 return
-            } catch where Self.refusals.contains(error.code) {
-                // The server will say the same again (a wrong token, another protocol version):
-                // fail the waiting calls now instead of retrying until their deadlines.
+            } catch where !self.waitsForConnection || Self.refusals.contains(error.code) {
+                // Not waiting: the attempt fails, and the retry policy decides. A refusal: the
+                // server will say the same again (a wrong token, another protocol version).
                 self.connecting = nil
                 self.resumeAllWaiters(with: .failure(error))
                 return

@@ -40,8 +40,13 @@ final class StreamDriver: @unchecked Sendable {
         guard !self.finished else { return nil }
         while true {
             if self.call == nil {
-                let connection = try await self.fail { () async throws(OrchLogError) in
-                    try await self.client.manager.connection(before: self.deadline)
+                let connection: ClientConnection
+                do {
+                    connection = try await self.client.manager.connection(before: self.deadline)
+                } catch {
+                    // A failed connect is one more failure in a row, as a failed call is.
+                    try await self.reopenAfter(error, canResume: canResume)
+                    continue
                 }
                 self.connection = connection
                 self.call = await connection.start(
@@ -60,29 +65,36 @@ final class StreamDriver: @unchecked Sendable {
             case .end(let error?):
                 self.call = nil
                 self.connection = nil
-                guard !Task.isCancelled, error.code != .cancelled, canResume(),
-                      self.client.configuration.retryPolicy.isRetryable(error)
-                else {
-                    self.finished = true
-                    throw error
-                }
-                self.failuresInARow += 1
-                if let maxReopens, self.failuresInARow > maxReopens {
-                    self.finished = true
-                    throw error
-                }
-                let delay = self.client.configuration.retryPolicy.backoff(afterAttempt: min(self.failuresInARow, 16))
-                if let deadline, ContinuousClock.now.advanced(by: delay) >= deadline {
-                    self.finished = true
-                    throw error
-                }
-                do {
-                    try await Task.sleep(for: delay)
-                } catch {
-                    self.finished = true
-                    throw .cancelled
-                }
+                try await self.reopenAfter(error, canResume: canResume)
             }
+        }
+    }
+
+    /// Waits out the backoff before the stream is opened again after `error`, or ends the
+    /// stream with it: not retryable, not resumable here, too many failures in a row (a follow
+    /// has no limit), or past the deadline.
+    private func reopenAfter(_ error: OrchLogError, canResume: () -> Bool) async throws(OrchLogError) {
+        guard !Task.isCancelled, error.code != .cancelled, canResume(),
+              self.client.configuration.retryPolicy.isRetryable(error)
+        else {
+            self.finished = true
+            throw error
+        }
+        self.failuresInARow += 1
+        if let maxReopens, self.failuresInARow > maxReopens {
+            self.finished = true
+            throw error
+        }
+        let delay = self.client.configuration.retryPolicy.backoff(afterAttempt: min(self.failuresInARow, 16))
+        if let deadline, ContinuousClock.now.advanced(by: delay) >= deadline {
+            self.finished = true
+            throw error
+        }
+        do {
+            try await Task.sleep(for: delay)
+        } catch {
+            self.finished = true
+            throw .cancelled
         }
     }
 
@@ -96,14 +108,5 @@ final class StreamDriver: @unchecked Sendable {
         self.finished = true
         self.call = nil
         self.connection = nil
-    }
-
-    private func fail<T>(_ body: () async throws(OrchLogError) -> T) async throws(OrchLogError) -> T {
-        do {
-            return try await body()
-        } catch {
-            self.finished = true
-            throw error
-        }
     }
 }
