@@ -7,6 +7,9 @@ public struct OrchLogError: Error, Sendable, CustomStringConvertible {
     public var serverSaysRetryable: Bool
     /// What failed locally, if anything.
     public var cause: (any Error & Sendable)?
+    /// Whether the server sent this status (a call's `end`, or a `goaway`), rather than the
+    /// client concluding it (a failed connect, a lost connection, a deadline with no answer).
+    public var isFromServer = false
 
     public init(code: StatusCode, message: String, serverSaysRetryable: Bool = false, cause: (any Error & Sendable)? = nil) {
         self.code = code
@@ -16,6 +19,12 @@ public struct OrchLogError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(self.code.name): \(self.message)" }
+
+    func withMessage(_ message: String) -> OrchLogError {
+        var error = self
+        error.message = message
+        return error
+    }
 
     static func unavailable(_ message: String, cause: (any Error & Sendable)? = nil) -> OrchLogError {
         OrchLogError(code: .unavailable, message: message, cause: cause)

@@ -53,7 +53,7 @@ struct Append: AsyncParsableCommand {
         guard let elaboration, elaboration.hasPrefix("@") else { return self.elaboration }
         let path = String(elaboration.dropFirst())
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("--elaboration: cannot read file \(path)")
+            throw ValidationError("--elaboration: cannot read file \(Format.escaped(path))")
         }
         return String(decoding: data, as: UTF8.self)
     }
@@ -94,7 +94,7 @@ struct Children: AsyncParsableCommand {
     @Option(help: "Only children with a seq above this.")
     var after: UInt64 = 0
 
-    @Option(help: "Stop after this many (0: no limit).")
+    @Option(help: "Stop after this many (0: no limit; at most 4294967295).")
     var limit: Int = 0
 
     @Flag(help: "Keep printing new children as they are appended, until interrupted.")
@@ -105,13 +105,13 @@ struct Children: AsyncParsableCommand {
 
     func validate() throws {
         _ = try self.id.map { try parseID($0, "id") }
-        guard self.limit >= 0 else { throw ValidationError("--limit must be 0 or more") }
+        try validateCount(self.limit, "--limit")
     }
 
     func run() async throws {
         let parent = try self.id.map { try parseID($0, "id") }
         var options = CallOptions()
-        if !self.follow { options.timeout = .milliseconds(Int(self.server.timeout * 1000)) }
+        if !self.follow { options.timeout = self.server.callTimeout }
         try await runClient(self.server) { client in
             for try await entry in client.streamChildren(of: parent, after: self.after, follow: self.follow, limit: self.limit, options: options) {
                 print(self.json ? JSONOutput.entry(entry) : Format.entryLine(entry))
@@ -129,14 +129,14 @@ struct Tree: AsyncParsableCommand {
     @Argument(help: "The root's id.")
     var id: String
 
-    @Option(help: "The deepest level to show (0: all).")
+    @Option(help: "The deepest level to show (0: all; at most 4294967295).")
     var depth: Int = 0
 
     @Flag(help: "Print JSON, one node per line, in preorder.")
     var json = false
 
     func validate() throws {
-        guard self.depth >= 0 else { throw ValidationError("--depth must be 0 or more") }
+        try validateCount(self.depth, "--depth")
         _ = try parseID(self.id, "id")
     }
 
@@ -172,7 +172,7 @@ struct Health: AsyncParsableCommand {
             if self.json {
                 print(JSONOutput.object(["status": health.status, "version": health.version, "entry_count": health.entryCount]))
             } else {
-                print("\(health.status)  version \(health.version)  \(health.entryCount) entries")
+                print("\(Format.escaped(health.status))  version \(Format.escaped(health.version))  \(health.entryCount) entries")
             }
         }
     }

@@ -44,11 +44,13 @@ struct TreeRenderer {
         return flags
     }
 
+    /// `[category] content`, both escaped; only the colour codes added here stay raw.
     private func label(_ entry: LogEntry) -> String {
         let content = Format.short(entry.content)
         guard let category = entry.category else { return content }
-        guard self.colour else { return "[\(category)] \(content)" }
-        return "\(Self.colourCode(for: category))[\(category)]\u{1B}[0m \(content)"
+        let shown = Format.escaped(category)
+        guard self.colour else { return "[\(shown)] \(content)" }
+        return "\(Self.colourCode(for: category))[\(shown)]\u{1B}[0m \(content)"
     }
 
     private static func colourCode(for category: String) -> String {

@@ -29,7 +29,10 @@ struct ClientTests {
         let server = try RestartableServer()
         let client = try OrchLogClient(host: "127.0.0.1", port: Int(server.port), configuration: .fastTest())
         let missing = UUID.v7()
-        await #expect { try await client.getLog(id: missing) } throws: { ($0 as? OrchLogError)?.code == .notFound }
+        await #expect { try await client.getLog(id: missing) } throws: {
+            guard let error = $0 as? OrchLogError else { return false }
+            return error.code == .notFound && error.isFromServer
+        }
         await #expect { try await client.appendLog(LogEntry(content: "x", parentID: missing)) } throws: {
             ($0 as? OrchLogError)?.code == .failedPrecondition
         }

@@ -287,10 +287,15 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
             }
         case .end(let end):
             if let call = self.calls.removeValue(forKey: frame.callID) {
-                call.finish(end.code == .ok ? nil : OrchLogError(
-                    code: StatusCode(rawValue: end.code.rawValue), message: end.message,
-                    serverSaysRetryable: end.details[RPCStatus.retryableDetail] == "true"
-                ))
+                var error: OrchLogError?
+                if end.code != .ok {
+                    error = OrchLogError(
+                        code: StatusCode(rawValue: end.code.rawValue), message: end.message,
+                        serverSaysRetryable: end.details[RPCStatus.retryableDetail] == "true"
+                    )
+                    error?.isFromServer = true
+                }
+                call.finish(error)
                 self.closeIfUsedUp()
             }
         case .ping(let ping):
@@ -304,7 +309,8 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
 
     private func receiveGoAway(_ goaway: Orchlog_V1_GoAway) {
         self.open.store(false, ordering: .relaxed)
-        let error = OrchLogError(code: StatusCode(rawValue: goaway.code.rawValue), message: "server sent goaway: \(goaway.message)")
+        var error = OrchLogError(code: StatusCode(rawValue: goaway.code.rawValue), message: "server sent goaway: \(goaway.message)")
+        error.isFromServer = true
         self.goAwayError = error
         if case .handshaking = self.state {
             self.failHandshake(error)
@@ -336,7 +342,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
         let error: OrchLogError = if self.closedByClient {
             OrchLogError(code: .cancelled, message: "the client was closed")
         } else if let goAwayError = self.goAwayError, goAwayError.code != .ok {
-            OrchLogError(code: goAwayError.code, message: "connection closed after a goaway: \(goAwayError.message)")
+            goAwayError.withMessage("connection closed after a goaway: \(goAwayError.message)")
         } else {
             .unavailable("connection lost: \(reason)")
         }
