@@ -39,6 +39,27 @@ struct ConnectionTests {
         await client.close()
     }
 
+    @Test("calls beyond the server's max_concurrent_calls wait in the client, in order, instead of failing")
+    func callsWaitForTheServersLimit() async throws {
+        let server = try RestartableServer { $0.maxConcurrentCalls = 8 }
+        let attempts = Observed()
+        let client = try OrchLogClient(host: "127.0.0.1", port: Int(server.port), configuration: .fastTest(attempts: attempts))
+        let parent = try await client.appendLog(LogEntry(content: "parent")).entry
+        // Two follows hold 2 of the 8 the whole time.
+        let follows = (0..<2).map { _ in Task { for try await _ in client.streamChildren(of: parent.id, follow: true) {} } }
+        // Before, about 190 of 200 came back RESOURCE_EXHAUSTED, retried until the throttle ran dry.
+        let created = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<200 {
+                group.addTask { try await client.appendLog(LogEntry(content: "child \(i)", parentID: parent.id)).created }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(created == 200)
+        #expect(attempts.attemptsPerCall.allSatisfy { $0 == 1 }, "no call was refused and retried")
+        for follow in follows { follow.cancel() }
+        await client.close()
+    }
+
     @Test("calls that need a connection at once share one connect, waiting or not", arguments: [true, false])
     func oneConnectForConcurrentCalls(waits: Bool) async throws {
         let server = try RestartableServer()

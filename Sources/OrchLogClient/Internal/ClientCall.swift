@@ -21,6 +21,8 @@ final class ClientCall: @unchecked Sendable {
     private var inboxHead = 0
     private(set) var end: CallEvent?
     private var waiter: CheckedContinuation<CallEvent, Never>?
+    /// Whether its `start` has been sent (it may wait for the server's concurrency limit).
+    var isStarted = false
     /// When the client gives up waiting for the server, and the timeout that was sent.
     var deadline: (at: DispatchTime, millis: UInt32)?
     /// Messages consumed since the last credit grant.

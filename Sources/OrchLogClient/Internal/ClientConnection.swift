@@ -17,7 +17,16 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
     let queue: DispatchQueue
     private let connection: Connection
     private var state: State?
+    /// Every call not ended yet, those still waiting to be started included.
     private var calls: [UInt32: ClientCall] = [:]
+    /// Calls the server has been sent a `start` for and that have not ended there.
+    private var startedOnServer = 0
+    /// `hello_ack.max_concurrent_calls`: more calls than this wait here, in order, instead of
+    /// being refused by the server with RESOURCE_EXHAUSTED.
+    private var maxConcurrentCalls = Int.max
+    /// Ids of the calls waiting for room, oldest first, with their encoded `start`.
+    private var waitingStarts: [(id: UInt32, frame: [UInt8])] = []
+    private var waitingHead = 0
     /// nil once the last id, 2^32 − 1, has been used: ids are never reused on a connection
     /// (PROTOCOL.md section 4), so new calls then go to a new one.
     private var nextCallID: UInt32?
@@ -172,8 +181,35 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
             call.deadline = (at: localDeadline, millis: timeoutMillis)
             self.deadlines.add(localDeadline)
         }
-        self.connection.send(encodedFrame: encoded)
+        if self.startedOnServer < self.maxConcurrentCalls {
+            self.send(start: encoded, of: call)
+        } else {
+            self.waitingStarts.append((id, encoded))
+        }
         return call
+    }
+
+    private func send(start: [UInt8], of call: ClientCall) {
+        call.isStarted = true
+        self.startedOnServer += 1
+        self.connection.send(encodedFrame: start)
+    }
+
+    /// `call` has ended on the server, or been cancelled there: a waiting call may start. A
+    /// `start` sent after a `cancel` reaches the server after it, so the room is really there.
+    private func callLeftServer(_ call: ClientCall) {
+        guard call.isStarted else { return }
+        self.startedOnServer -= 1
+        while self.startedOnServer < self.maxConcurrentCalls && self.waitingHead < self.waitingStarts.count {
+            let (id, frame) = self.waitingStarts[self.waitingHead]
+            self.waitingHead += 1
+            // Calls that ended while waiting (their deadline, a cancel) are skipped.
+            if let waiting = self.calls[id] { self.send(start: frame, of: waiting) }
+        }
+        if self.waitingHead == self.waitingStarts.count {
+            self.waitingStarts.removeAll(keepingCapacity: true)
+            self.waitingHead = 0
+        }
     }
 
     /// The next message or the end of `call`. Task cancellation cancels the call.
@@ -198,7 +234,10 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
     private func abandon(_ call: ClientCall, with error: OrchLogError) {
         guard self.calls[call.id] === call else { return }
         self.calls[call.id] = nil
-        self.connection.send(Frame.with { $0.callID = call.id; $0.cancel = .init() })
+        if call.isStarted {
+            self.connection.send(Frame.with { $0.callID = call.id; $0.cancel = .init() })
+            self.callLeftServer(call)
+        }
         call.finish(error)
         self.closeIfUsedUp()
     }
@@ -278,6 +317,9 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
                 self.maxFrameBytes = Int(ack.maxFrameBytes)
                 self.connection.maxFrameBytes = self.maxFrameBytes
             }
+            if ack.hasMaxConcurrentCalls && ack.maxConcurrentCalls > 0 {
+                self.maxConcurrentCalls = Int(ack.maxConcurrentCalls)
+            }
             self.state = .ready
             continuation.resume()
         case .message(let message):
@@ -295,6 +337,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
                     )
                     error?.isFromServer = true
                 }
+                self.callLeftServer(call)
                 call.finish(error)
                 self.closeIfUsedUp()
             }
