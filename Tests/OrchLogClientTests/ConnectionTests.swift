@@ -2,6 +2,7 @@ import Foundation
 @testable import OrchLogClient
 import OrchLogNet
 import OrchLogTestSupport
+import OrchLogWire
 import Testing
 
 #if canImport(Glibc)
@@ -197,6 +198,60 @@ struct ConnectionTests {
         await client.close()
         server.signal(SIGTERM)
         #expect(server.waitForExit(timeout: 10) == 0)
+    }
+
+    static func helloAck(version: UInt32 = 1, maxFrameBytes: UInt32 = 4 << 20) -> Frame {
+        Frame.with {
+            $0.callID = 0
+            $0.helloAck = .with {
+                $0.protocolVersion = version
+                $0.serverName = "scripted"
+                $0.maxFrameBytes = maxFrameBytes
+                $0.maxConcurrentCalls = 16
+            }
+        }
+    }
+
+    @Test("a hello_ack of another protocol version, or with max_frame_bytes out of bounds, fails the call at once, saying which",
+          arguments: [(2, 4 << 20, "protocol version 2"), (1, 1000, "max_frame_bytes 1000")])
+    func badHelloAck(version: UInt32, maxFrameBytes: UInt32, words: String) async throws {
+        let server = try ScriptedServer { frame in
+            if case .hello = frame.kind { return ([Self.helloAck(version: version, maxFrameBytes: maxFrameBytes)], false) }
+            return ([], false)
+        }
+        defer { server.stop() }
+        let client = try OrchLogClient(host: "127.0.0.1", port: Int(server.port), configuration: .fastTest())
+        await #expect { try await client.health() } throws: {
+            guard let error = $0 as? OrchLogError else { return false }
+            return (error.code == .failedPrecondition || error.code == .internal) && error.message.contains(words)
+        }
+        #expect(server.connectionCount == 1, "not reconnected: the server would answer the same")
+        await client.close()
+    }
+
+    @Test("a goaway that ends the connection ends the calls it had accepted with its own code, not as a lost connection")
+    func goAwayCodeEndsItsCalls() async throws {
+        let server = try ScriptedServer { frame in
+            switch frame.kind {
+            case .hello: return ([Self.helloAck()], false)
+            case .start:
+                return ([Frame.with {
+                    $0.callID = 0
+                    $0.goaway = .with { $0.code = .invalidArgument; $0.message = "scripted violation"; $0.lastCallID = frame.callID }
+                }], true)
+            default: return ([], false)
+            }
+        }
+        defer { server.stop() }
+        let attempts = Observed()
+        let client = try OrchLogClient(host: "127.0.0.1", port: Int(server.port), configuration: .fastTest(attempts: attempts))
+        // Before, the call read UNAVAILABLE "connection lost" and was retried 5 times.
+        await #expect { try await client.health() } throws: {
+            guard let error = $0 as? OrchLogError else { return false }
+            return error.code == .invalidArgument && error.message.contains("scripted violation") && error.isFromServer
+        }
+        #expect(attempts.attemptsPerCall == [1])
+        await client.close()
     }
 
     @Test("a timeout longer than the protocol can carry is sent as its longest, not a crash")

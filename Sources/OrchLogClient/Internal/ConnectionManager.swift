@@ -133,6 +133,7 @@ actor ConnectionManager {
         }
     }
 
-    /// Handshake answers that reconnecting cannot change.
-    private static let refusals: Set<StatusCode> = [.unauthenticated, .permissionDenied, .failedPrecondition]
+    /// Handshake answers that reconnecting cannot change (INTERNAL: a `hello_ack` this client
+    /// cannot use).
+    private static let refusals: Set<StatusCode> = [.unauthenticated, .permissionDenied, .failedPrecondition, .internal]
 }
