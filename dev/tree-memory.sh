@@ -10,16 +10,14 @@ python=$root/Clients/python/.venv/bin/python
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
+# orchlogd creates the table (its verbatim DDL lives in Sources/OrchLogStore/Schema.swift); then
+# sqlite3, another tool, fills it.
+port=$((20000 + RANDOM % 20000))
+"$bin" --db "$dir/t.db" --listen "127.0.0.1:$port" > "$dir/log" 2>&1 &
+pid=$!
+until grep -q "listening on" "$dir/log"; do sleep 0.1; done
+kill -TERM $pid && wait $pid
 sqlite3 "$dir/t.db" <<'SQL'
-CREATE TABLE "orchestration_session_log" (
-    "orchestration_session_log_id" UUID PRIMARY KEY NOT NULL,
-    "category" TEXT,
-    "parent_exec_id" UUID,
-    "content" TEXT NOT NULL,
-    "sibling_order" INTEGER,
-    "elaboration" TEXT CHECK(json_valid(elaboration) OR elaboration IS NULL),
-    FOREIGN KEY("parent_exec_id") REFERENCES "orchestration_session_log"("orchestration_session_log_id")
-);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
 INSERT INTO orchestration_session_log SELECT printf('00000000-0000-4000-8000-%012d', i), NULL,
   CASE i WHEN 1 THEN NULL ELSE printf('00000000-0000-4000-8000-%012d', i - 1) END,
@@ -32,7 +30,6 @@ INSERT INTO orchestration_session_log SELECT printf('00000000-0000-4000-8000-%01
   printf('00000000-0000-4000-8000-%012d', i), replace(hex(zeroblob(4096)), '0', 'L'), 2, NULL FROM n;
 SQL
 
-port=$((20000 + RANDOM % 20000))
 "$bin" --db "$dir/t.db" --listen "127.0.0.1:$port" > "$dir/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT

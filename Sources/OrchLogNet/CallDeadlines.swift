@@ -50,6 +50,24 @@ public final class CallDeadlines: @unchecked Sendable {
         return timer
     }
 
+    /// The calls among `calls` whose deadline is `now` or earlier, and the earliest deadline of
+    /// the others: what an `expire` closure ends and returns.
+    public static func due<Call>(
+        _ calls: some Sequence<Call>, at now: DispatchTime, deadline: (Call) -> DispatchTime?
+    ) -> (due: [Call], next: DispatchTime?) {
+        var due: [Call] = []
+        var next: DispatchTime?
+        for call in calls {
+            guard let at = deadline(call) else { continue }
+            if at <= now {
+                due.append(call)
+            } else if next.map({ at < $0 }) ?? true {
+                next = at
+            }
+        }
+        return (due, next)
+    }
+
     private func fire() {
         self.armedFor = nil
         if let next = self.expire(.now()) { self.arm(for: next) }

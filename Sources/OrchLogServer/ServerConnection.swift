@@ -280,16 +280,7 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
 
     /// Ends the calls whose deadline is `now` or earlier; the earliest deadline of the others.
     private func endCalls(pastDeadlineAt now: DispatchTime) -> DispatchTime? {
-        var expired: [ServerCall] = []
-        var next: DispatchTime?
-        for call in self.calls.values {
-            guard let deadline = call.deadline else { continue }
-            if deadline.at <= now {
-                expired.append(call)
-            } else if next.map({ deadline.at < $0 }) ?? true {
-                next = deadline.at
-            }
-        }
+        let (expired, next) = CallDeadlines.due(self.calls.values, at: now) { $0.deadline?.at }
         for call in expired {
             self.finish(call, RPCStatus(.deadlineExceeded, "deadline of \(call.deadline?.millis ?? 0) ms exceeded"))
         }

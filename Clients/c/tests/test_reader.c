@@ -725,6 +725,17 @@ static size_t health_bytes(unsigned char *hb) {
     return orchlog__v1__health_response__pack(&h, hb);
 }
 
+/* Answers call id with a SERVING HealthResponse and an OK end. */
+static void send_health_answer(int fd, uint32_t id) {
+    unsigned char hb[64];
+    size_t hn = health_bytes(hb);
+    bytes o = {0};
+    add_message(&o, id, hb, hn);
+    add_end(&o, id, ORCHLOG_OK, NULL);
+    write_all(fd, &o);
+    free(o.p);
+}
+
 /* An unknown frame kind from the server is ignored; the call still succeeds. */
 static void test_fake_unknown_kind_ignored(void) {
     unsigned char hb[64];
@@ -774,13 +785,7 @@ static int script_stream_overflow(int fd, orchlog_reader *r) {
     free(o.p);
     long hid = expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START);
     if (hid < 0) return 0; /* the client dropped the connection: expected */
-    unsigned char hb[64];
-    size_t hn = health_bytes(hb);
-    bytes h = {0};
-    add_message(&h, (uint32_t)hid, hb, hn);
-    add_end(&h, (uint32_t)hid, ORCHLOG_OK, NULL);
-    write_all(fd, &h);
-    free(h.p);
+    send_health_answer(fd, (uint32_t)hid);
     return 0;
 }
 
@@ -917,13 +922,7 @@ static int script_resource_exhausted(int fd, orchlog_reader *r) {
     if (!g_re_retryable) return 0;
     id = expect_kind(fd, r, ORCHLOG__V1__FRAME__KIND_START);
     if (id < 0) return 3;
-    unsigned char hb[64];
-    size_t hn = health_bytes(hb);
-    bytes h = {0};
-    add_message(&h, (uint32_t)id, hb, hn);
-    add_end(&h, (uint32_t)id, ORCHLOG_OK, NULL);
-    write_all(fd, &h);
-    free(h.p);
+    send_health_answer(fd, (uint32_t)id);
     return 0;
 }
 
@@ -1405,8 +1404,6 @@ static int script_call_ids(int fd, orchlog_reader *r) {
     add_hello_ack(&b);
     write_all(fd, &b);
     free(b.p);
-    unsigned char hb[64];
-    size_t hn = health_bytes(hb);
     uint32_t last = 0;
     int n = 0;
     while ((f = read_frame(fd, r)) != NULL) { /* until the client closes */
@@ -1422,11 +1419,7 @@ static int script_call_ids(int fd, orchlog_reader *r) {
         if (n == 0 && id != (g_fake_conn == 0 ? 0xfffffffeu : 1u)) return 20 + g_fake_conn;
         last = id;
         n++;
-        bytes o = {0};
-        add_message(&o, id, hb, hn);
-        add_end(&o, id, ORCHLOG_OK, NULL);
-        write_all(fd, &o);
-        free(o.p);
+        send_health_answer(fd, id);
     }
     if (g_fake_conn == 0 && (n != 2 || last != 0xffffffffu)) return 30;
     if (g_fake_conn == 1 && n != 3) return 31;

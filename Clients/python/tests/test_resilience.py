@@ -310,14 +310,7 @@ def test_client_answers_ping() -> None:
         pong = read_frame()
         assert pong.WhichOneof("kind") == "pong" and pong.call_id == 0
         seen.append(pong.pong.payload)
-        reply = pb.Frame(call_id=start.call_id)
-        reply.message.payload = pb.HealthResponse(
-            status="SERVING", version="fake", entry_count=7
-        ).SerializeToString()
-        _send(conn, reply)
-        end = pb.Frame(call_id=start.call_id)
-        end.end.code = pb.OK
-        _send(conn, end)
+        _health_reply(conn, start.call_id, entry_count=7)
         time.sleep(0.2)
 
     fake = FakeServer(script)
@@ -404,10 +397,10 @@ def test_local_deadline_when_server_never_answers() -> None:
 # -- protocol violations and edge cases of a misbehaving server -------------------------------
 
 
-def _health_reply(conn: socket.socket, call_id: int) -> None:
+def _health_reply(conn: socket.socket, call_id: int, entry_count: int = 1) -> None:
     reply = pb.Frame(call_id=call_id)
     reply.message.payload = pb.HealthResponse(
-        status="SERVING", version="fake", entry_count=1
+        status="SERVING", version="fake", entry_count=entry_count
     ).SerializeToString()
     _send(conn, reply)
     end = pb.Frame(call_id=call_id)

@@ -245,16 +245,7 @@ final class ClientConnection: ConnectionHandler, @unchecked Sendable {
     /// Abandons the calls whose local deadline is `now` or earlier; the earliest deadline of
     /// the others.
     private func abandonCalls(pastDeadlineAt now: DispatchTime) -> DispatchTime? {
-        var expired: [ClientCall] = []
-        var next: DispatchTime?
-        for call in self.calls.values {
-            guard let deadline = call.deadline else { continue }
-            if deadline.at <= now {
-                expired.append(call)
-            } else if next.map({ deadline.at < $0 }) ?? true {
-                next = deadline.at
-            }
-        }
+        let (expired, next) = CallDeadlines.due(self.calls.values, at: now) { $0.deadline?.at }
         for call in expired {
             let millis = call.deadline?.millis ?? 0
             self.abandon(call, with: .deadlineExceeded("deadline of \(millis) ms exceeded (no answer from the server)"))

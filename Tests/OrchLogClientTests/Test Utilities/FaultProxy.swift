@@ -69,12 +69,13 @@ final class FaultProxy: Sendable {
 
     func stop() {
         self.state.withLock { $0.stopped = true }
+        // The accept thread closes the listener (see ScriptedServer.stop).
         shutdown(self.listener, Int32(SHUT_RDWR))
-        close(self.listener)
         self.dropAll()
     }
 
     private func acceptLoop() {
+        defer { close(self.listener) }
         while true {
             let client = accept(self.listener, nil, nil)
             if client < 0 {

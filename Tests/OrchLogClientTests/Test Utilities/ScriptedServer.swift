@@ -23,12 +23,14 @@ final class ScriptedServer: Sendable {
     /// Connections accepted so far.
     var connectionCount: Int { self.connections.withLock { $0 } }
 
+    /// Stops accepting. The accept thread closes the listener once it is out of `accept`: closed
+    /// here, its number could go to the next test's listener while that thread still uses it.
     func stop() {
         shutdown(self.listener, Int32(SHUT_RDWR))
-        close(self.listener)
     }
 
     private func acceptLoop() {
+        defer { close(self.listener) }
         while true {
             let client = accept(self.listener, nil, nil)
             guard client >= 0 else { return }

@@ -527,6 +527,8 @@ class Connection:
 
     def _close_if_used_up(self) -> None:
         """Close a connection that has used up its call ids once its last call has ended."""
+        if not self._ids_used_up:  # the common case, without the lock (set once, never cleared)
+            return
         with self._lock:
             done = self._ids_used_up and not self._calls and self._failed is None
         if done:
