@@ -917,6 +917,11 @@ void orchlog_test_drop_replies(orchlog_ctx *c, int n, int delay_ms) {
 unsigned orchlog_test_connections(const orchlog_ctx *c) { return c->priv->connections; }
 unsigned orchlog_test_attempts(const orchlog_ctx *c) { return c->priv->attempts; }
 
+int orchlog_test_set_sndbuf(orchlog_ctx *c, int bytes) {
+    if (c->priv->fd < 0) return -1;
+    return setsockopt(c->priv->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes)) == 0 ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Unary calls with retries                                                                   */
 /* ------------------------------------------------------------------------------------------ */

@@ -17,6 +17,10 @@ void orchlog_test_drop_replies(orchlog_ctx *c, int n, int delay_ms);
 unsigned orchlog_test_connections(const orchlog_ctx *c);
 /* Number of unary attempts made by the context so far. */
 unsigned orchlog_test_attempts(const orchlog_ctx *c);
+/* Sets SO_SNDBUF of the current connection's socket, so that a test can have a write wait for
+ * the server with little data (on loopback the kernel otherwise takes ~4 MB at once).
+ * Returns 0, or -1 without a connection or if setsockopt fails. */
+int orchlog_test_set_sndbuf(orchlog_ctx *c, int bytes);
 /* Messages received for a stream and not yet returned by orchlog_stream_next. */
 size_t orchlog_test_stream_queued(const orchlog_stream *s);
 /* The id the next call on the current connection gets (0 counts as 1), e.g. 0xfffffffd to

@@ -911,6 +911,129 @@ static void test_large_frame_decodes(void) {
     CHECK(peak >= n && peak <= n + n / 8); /* ~1x */
 }
 
+/* Seeds n children of parent (content "child NNNNN " + filler, len bytes) in batches. */
+static int seed_children(orchlog_ctx *c, const char *parent, int n, size_t len) {
+    enum { BATCH = 256 };
+    orchlog_entry *e = calloc(BATCH, sizeof(*e));
+    char *text = malloc((size_t)BATCH * (len + 1));
+    if (e == NULL || text == NULL) {
+        free(e);
+        free(text);
+        return ORCHLOG_RESOURCE_EXHAUSTED;
+    }
+    int st = ORCHLOG_OK;
+    for (int done = 0; done < n && st == ORCHLOG_OK;) {
+        int k = n - done < BATCH ? n - done : BATCH;
+        for (int i = 0; i < k; i++) {
+            char *t = text + (size_t)i * (len + 1);
+            memset(t, 'f', len);
+            t[len] = '\0';
+            char head[24];
+            int hn = snprintf(head, sizeof(head), "child %05d ", done + i);
+            memcpy(t, head, (size_t)hn);
+            memset(&e[i], 0, sizeof(e[i]));
+            e[i].parent_exec_id = (char *)parent;
+            e[i].content = t;
+        }
+        st = orchlog_append_batch(c, e, (size_t)k, NULL);
+        done += k;
+    }
+    free(e);
+    free(text);
+    return st;
+}
+
+/* Reads a stream of the n children seeded by seed_children (a tree: after its root) to its end.
+ * Returns 1 if every child arrived once, in order, and the stream ended OK. */
+static int drain_seeded(orchlog_stream *s, int n, int is_tree, const char *what) {
+    orchlog_entry *e;
+    uint32_t d;
+    int i = is_tree ? -1 : 0, rc, ok = 1;
+    uint64_t last = 0;
+    while ((rc = orchlog_stream_next(s, &e, &d)) == ORCHLOG_STREAM_ITEM) {
+        char want[24];
+        snprintf(want, sizeof(want), "child %05d ", i);
+        int good = i < 0 ? d == 0 : (i < n && d == (uint32_t)is_tree &&
+                                     strncmp(e->content, want, strlen(want)) == 0 &&
+                                     e->seq > last);
+        if (!good && ok) {
+            fprintf(stderr, "    %s: item %d: depth %u seq %llu \"%.12s\"\n", what, i, d,
+                    (unsigned long long)e->seq, e->content ? e->content : "(null)");
+            ok = 0;
+        }
+        if (i >= 0) last = e->seq;
+        i++;
+        orchlog_entry_free(e);
+    }
+    if (rc != ORCHLOG_STREAM_END || orchlog_stream_status(s) != ORCHLOG_OK || i != n) {
+        fprintf(stderr, "    %s: %d of %d children, rc %d, status %d: %s\n", what, i, n, rc,
+                orchlog_stream_status(s), orchlog_stream_message(s));
+        ok = 0;
+    }
+    return ok;
+}
+
+/* PROTOCOL.md section 5: above 256 KiB of unwritten output the server stops reading frames
+ * from a connection until it drains. Each round opens a children stream and a tree with an
+ * unbounded window (~4.7 MiB each, nobody consumes them yet), leaves the connection unread for a
+ * moment (the application busy elsewhere) so that the server fills its output and stops
+ * reading, then appends 1 MiB on the same context. The append only gets through because the
+ * client takes in what arrives while it writes; a client that did not would wait with the
+ * server until the write timed out. A small send buffer on the client keeps the kernel from
+ * absorbing the whole 1 MiB at once (on loopback it takes ~4 MB). */
+static void test_streams_while_writing_large_appends(void) {
+    enum { N = 600, ENTRY = 8192, ROUNDS = 3, BIG = 1 << 20 };
+    CONNECT(seed, t_shared.port);
+    char p[37], r[37];
+    CHECK_OK(seed, new_root(seed, "flood parent", p));
+    CHECK_OK(seed, new_root(seed, "large appends", r));
+    CHECK_OK(seed, seed_children(seed, p, N, ENTRY));
+    orchlog_free(seed);
+
+    orchlog_options o;
+    orchlog_options_init(&o);
+    o.stream_credit = 0xffffffffu; /* the server may send a whole stream at once */
+    o.call_timeout_ms = 10000;     /* a stalled write fails within this bound */
+    o.max_attempts = 1;            /* and is not retried */
+    o.stream_wait_ms = 5000;
+    orchlog_ctx *c = orchlog_connect("127.0.0.1", t_shared.port, &o);
+    CHECK(c != NULL && c->err == 0);
+    CHECK(orchlog_test_set_sndbuf(c, 16384) == 0);
+    char *big = malloc(BIG + 1);
+    CHECK(big != NULL);
+    memset(big, 'b', BIG);
+    big[BIG] = '\0';
+    orchlog_stream *kids[ROUNDS] = {NULL}, *tree[ROUNDS] = {NULL};
+    int ok = 1;
+    for (int i = 0; ok && i < ROUNDS; i++) {
+        kids[i] = orchlog_children_open(c, p, 0, 0);
+        tree[i] = orchlog_tree_open(c, p, 0);
+        ok = kids[i] != NULL && tree[i] != NULL && !orchlog_stream_done(kids[i]) &&
+             !orchlog_stream_done(tree[i]);
+        t_sleep_ms(200);
+        orchlog_entry in = {0}, *out = NULL;
+        int created = 0;
+        in.parent_exec_id = r;
+        in.content = big;
+        int st = ok ? orchlog_append(c, &in, &out, &created) : ORCHLOG_UNKNOWN;
+        if (st != ORCHLOG_OK || !created || out == NULL || out->content == NULL ||
+            strcmp(out->content, big) != 0) {
+            fprintf(stderr, "    append %d: %s\n", i, c->errstr);
+            ok = 0;
+        }
+        orchlog_entry_free(out);
+    }
+    free(big);
+    for (int i = 0; ok && i < ROUNDS; i++)
+        ok = drain_seeded(kids[i], N, 0, "children") && drain_seeded(tree[i], N, 1, "tree");
+    for (int i = 0; i < ROUNDS; i++) {
+        orchlog_stream_free(kids[i]);
+        orchlog_stream_free(tree[i]);
+    }
+    orchlog_free(c);
+    CHECK(ok);
+}
+
 const test_case live_tests[] = {
     {"live: health", test_health},
     {"live: append, get, idempotent re-append", test_append_get},
@@ -932,5 +1055,7 @@ const test_case live_tests[] = {
     {"live: drain with an unread follow stream, append reconnects", test_drain_unread_stream_then_append},
     {"live: call ids never wrap: new connection after 2^32-1, streams finish or end", test_call_ids_exhausted},
     {"live: a frame near max_frame_bytes still decodes", test_large_frame_decodes},
+    {"live: 1 MiB appends while unread streams with an unbounded window fill the connection",
+     test_streams_while_writing_large_appends},
     {NULL, NULL},
 };

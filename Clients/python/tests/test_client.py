@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import socket
 import threading
 import time
 from pathlib import Path
@@ -241,6 +243,61 @@ def test_slow_consumer_is_bounded_by_credit(server: OrchlogServer) -> None:
             assert [next(stream).content for _ in range(100)] == [str(i) for i in range(1, 101)]
             time.sleep(0.3)
             assert call._events.qsize() <= window
+
+
+def test_large_appends_while_replies_and_streams_fill_the_connection(
+    server: OrchlogServer,
+) -> None:
+    """PROTOCOL.md section 5: above 256 KiB of unwritten output the server stops reading a
+    connection until it drains, so a client must read while it writes. Here the server's output
+    to the client (24 replies of 1 MiB to small GetLog requests, a children stream and a tree
+    with an unbounded window, the appends' own 1 MiB replies) grows far past that while the
+    writer thread is still sending 1 MiB appends that the server has not read yet. They all
+    complete only because the reader thread goes on reading meanwhile."""
+    count, size, gets, appends = 300, 8192, 24, 6
+    names = [f"child {i:05d} " for i in range(count)]
+    big = "b" * (1 << 20)
+    with orchlog.Client("127.0.0.1", server.port, retry=TEST_RETRY) as seeder:
+        parent = seeder.append_log(content="flood parent").entry.id
+        target = seeder.append_log(content="large appends").entry.id
+        stored = seeder.append_log(content=big, parent_exec_id=target).entry
+        seeder.append_logs(
+            [{"content": name.ljust(size, "f"), "parent_exec_id": parent} for name in names]
+        )
+    # The client is closed before the pool waits for its threads: a stream still waiting (a
+    # client that stopped reading) then ends with Cancelled instead of hanging the test.
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2 + gets + appends)
+    client = orchlog.Client(
+        "127.0.0.1", server.port, timeout=15.0, retry=None, stream_window=2**32 - 1
+    )
+    with pool, client as c:
+        c.connect()
+        conn = c._conn
+        assert conn is not None
+        # Socket buffers that the kernel does not grow (on loopback it takes megabytes each way):
+        # the appends cannot all be handed to the kernel at once, nor the replies parked in it.
+        # Set before any traffic: a receive buffer shrunk below a window already advertised
+        # makes the kernel drop data.
+        conn._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+        conn._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 262144)
+        children = c.stream_children(parent)
+        tree = c.get_tree(parent)
+        firsts = [pool.submit(next, children), pool.submit(next, tree)]  # each starts its call
+        replies = [pool.submit(c.get_log, stored.id) for _ in range(gets)]
+        results = [
+            pool.submit(c.append_log, content=big, parent_exec_id=target) for _ in range(appends)
+        ]
+        assert all(f.result().created and f.result().entry.content == big for f in results)
+        assert len({f.result().entry.id for f in results}) == appends
+        assert all(f.result() == stored for f in replies)
+        got = [firsts[0].result(timeout=5), *children]
+        assert [e.content[:12] for e in got] == names
+        assert all(len(e.content) == size for e in got)
+        assert [e.seq for e in got] == sorted(e.seq for e in got)  # type: ignore[type-var]
+        nodes = [firsts[1].result(timeout=5), *tree]
+        assert (nodes[0].entry.content, nodes[0].depth) == ("flood parent", 0)
+        assert [(n.entry.content[:12], n.depth) for n in nodes[1:]] == [(n, 1) for n in names]
+        assert c._conn is conn and not conn.closed  # one connection throughout
 
 
 def _collect(stream: orchlog.LogStream[LogEntry], out: List[LogEntry], count: int) -> None:
