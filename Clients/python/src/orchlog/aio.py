@@ -16,7 +16,7 @@ from typing import Any, Callable, Generic, Iterable, List, Mapping, Optional, Ty
 
 from . import client as _sync
 from ._connection import CancelScope
-from .models import AppendResult, Health, LogEntry, TreeNode
+from .models import AppendResult, Health, IdArg, LogEntry, TreeNode
 from .retry import RetryPolicy
 
 __all__ = ["AsyncLogStream", "Client"]
@@ -142,13 +142,13 @@ class Client:
         self,
         content: str,
         *,
-        orchestration_session_log_id: Optional[str] = None,
+        orchestration_session_log_id: Optional[IdArg] = None,
         category: Optional[str] = None,
-        parent_exec_id: Optional[str] = None,
+        parent_exec_id: Optional[IdArg] = None,
         sibling_order: Optional[int] = None,
         elaboration: Union[str, Mapping[str, Any], List[Any], None] = None,
     ) -> AppendResult:
-        """See :meth:`orchlog.Client.append_log`."""
+        """See :meth:`orchlog.Client.append_log` (the same checks, TypeError and ValueError)."""
         return await self._call(
             self.sync.append_log,
             content,
@@ -162,10 +162,12 @@ class Client:
     async def append_logs(
         self, entries: Iterable[Union[LogEntry, Mapping[str, Any]]]
     ) -> List[AppendResult]:
-        """See :meth:`orchlog.Client.append_logs`."""
-        return await self._call(self.sync.append_logs, list(entries))
+        """See :meth:`orchlog.Client.append_logs` (the same checks, TypeError and ValueError)."""
+        if not isinstance(entries, (str, bytes, Mapping, LogEntry)):  # refused by append_logs
+            entries = list(entries)  # iterated here, not in a worker thread
+        return await self._call(self.sync.append_logs, entries)
 
-    async def get_log(self, orchestration_session_log_id: str) -> LogEntry:
+    async def get_log(self, orchestration_session_log_id: IdArg) -> LogEntry:
         """See :meth:`orchlog.Client.get_log`."""
         return await self._call(self.sync.get_log, orchestration_session_log_id)
 
@@ -175,14 +177,22 @@ class Client:
 
     def stream_children(
         self,
-        parent: Optional[str] = None,
+        parent: Optional[IdArg] = None,
         after_seq: int = 0,
         follow: bool = False,
         limit: int = 0,
     ) -> AsyncLogStream[LogEntry]:
-        """See :meth:`orchlog.Client.stream_children`; returns an async iterator."""
+        """See :meth:`orchlog.Client.stream_children`; returns an async iterator.
+
+        Raises:
+            TypeError, ValueError: invalid arguments, raised by this call (not by iterating).
+        """
         return AsyncLogStream(self.sync.stream_children(parent, after_seq, follow, limit), self)
 
-    def get_tree(self, root: str, max_depth: int = 0) -> AsyncLogStream[TreeNode]:
-        """See :meth:`orchlog.Client.get_tree`; returns an async iterator."""
+    def get_tree(self, root: IdArg, max_depth: int = 0) -> AsyncLogStream[TreeNode]:
+        """See :meth:`orchlog.Client.get_tree`; returns an async iterator.
+
+        Raises:
+            TypeError, ValueError: invalid arguments, raised by this call (not by iterating).
+        """
         return AsyncLogStream(self.sync.get_tree(root, max_depth), self)

@@ -29,7 +29,18 @@ from ._connection import Call, CancelScope, Connection
 from ._proto import orchlog_pb2 as pb
 from ._wire import uuid7
 from .errors import Cancelled, Internal, OrchLogError, TransportError
-from .models import AppendResult, Health, LogEntry, TreeNode, _json_text
+from .models import (
+    UINT32_MAX,
+    UINT64_MAX,
+    AppendResult,
+    Health,
+    IdArg,
+    LogEntry,
+    TreeNode,
+    _arg_bool,
+    _arg_id,
+    _arg_int,
+)
 from .retry import RetryPolicy
 
 __all__ = ["DEFAULT_RETRY", "Client", "LogStream"]
@@ -366,9 +377,9 @@ class Client:
         self,
         content: str,
         *,
-        orchestration_session_log_id: Optional[str] = None,
+        orchestration_session_log_id: Optional[IdArg] = None,
         category: Optional[str] = None,
-        parent_exec_id: Optional[str] = None,
+        parent_exec_id: Optional[IdArg] = None,
         sibling_order: Optional[int] = None,
         elaboration: Union[str, Mapping[str, Any], List[Any], None] = None,
     ) -> AppendResult:
@@ -376,35 +387,45 @@ class Client:
 
         The id is generated here (UUIDv7) when not given, before the first attempt, so retries
         after a lost reply return the stored row with ``created=False`` instead of a duplicate.
+        The arguments are checked before anything is sent.
 
         Args:
             content: the entry's text (required).
-            orchestration_session_log_id: the entry's UUID; None generates a UUIDv7.
+            orchestration_session_log_id: the entry's UUID (text or :class:`uuid.UUID`); None
+                generates a UUIDv7.
             category: free text, or None.
-            parent_exec_id: the parent's id (must exist), or None for a root.
-            sibling_order: the order among siblings; None lets the server assign max + 1.
-            elaboration: JSON text, or a JSON-serialisable value (encoded once), or None.
+            parent_exec_id: the parent's id (text or :class:`uuid.UUID`; must exist), or None
+                for a root.
+            sibling_order: the order among siblings (int64); None lets the server assign
+                max + 1.
+            elaboration: JSON text, or a JSON-serialisable value (encoded once, strictly: no
+                NaN or infinity), or None.
 
         Returns:
             The stored entry and whether this call created it.
 
         Raises:
-            InvalidArgument: a malformed id, missing content, invalid JSON, ...
+            TypeError: an argument of the wrong type (e.g. ``content`` not a ``str``), or an
+                ``elaboration`` that ``json.dumps`` cannot encode; the message names it.
+            ValueError: ``sibling_order`` outside int64, ``elaboration`` holding NaN or
+                infinity, text with lone surrogates; the message names the argument.
+            InvalidArgument: a malformed id, missing content, invalid JSON text, ...
             AlreadyExists: the id exists with different fields.
             FailedPrecondition: the parent does not exist.
             OrchLogError: any other status, after retries.
         """
         entry = LogEntry(
             content=content,
-            orchestration_session_log_id=(
-                uuid7() if orchestration_session_log_id is None else orchestration_session_log_id
-            ),
+            orchestration_session_log_id=orchestration_session_log_id,  # type: ignore[arg-type]
             category=category,
-            parent_exec_id=parent_exec_id,
+            parent_exec_id=parent_exec_id,  # type: ignore[arg-type]
             sibling_order=sibling_order,
-            elaboration=_json_text(elaboration),
-        )
-        request = pb.AppendLogRequest(entry=entry._to_pb()).SerializeToString()
+            elaboration=elaboration,  # type: ignore[arg-type]
+        )._checked()
+        m = entry._to_pb()
+        if entry.orchestration_session_log_id is None:
+            m.orchestration_session_log_id = uuid7()
+        request = pb.AppendLogRequest(entry=m).SerializeToString()
         payload = self._unary("AppendLog", request)
         return AppendResult._from_pb(_parse(pb.AppendLogResponse, payload, "AppendLog"))
 
@@ -417,17 +438,28 @@ class Client:
         here, so the batch can be retried safely.
 
         Args:
-            entries: :class:`LogEntry` values or dicts with its field names (``seq`` ignored).
+            entries: :class:`LogEntry` values or dicts with its field names (``seq`` ignored;
+                ids may be :class:`uuid.UUID`, ``elaboration`` any JSON-serialisable value),
+                checked as in :meth:`append_log` before anything is sent.
 
         Returns:
             One result per entry, in order.
 
         Raises:
+            TypeError: ``entries`` is not an iterable of entries, an entry has an unknown field
+                or a field of the wrong type (the message names it, e.g.
+                ``entries[2].content``).
+            ValueError: a field value the server cannot take (as in :meth:`append_log`).
             OrchLogError: the first failing entry's status (field paths are ``entries[i]...``).
         """
+        if isinstance(entries, (str, bytes, Mapping, LogEntry)):
+            raise TypeError(
+                "entries must be an iterable of LogEntry values or mappings, "
+                f"got {type(entries).__name__}"
+            )
         request = pb.AppendLogsRequest()
-        for item in entries:
-            entry = LogEntry._coerce(item)
+        for i, item in enumerate(entries):
+            entry = LogEntry._coerce(item, f"entries[{i}]")
             m = entry._to_pb()
             if entry.orchestration_session_log_id is None:
                 m.orchestration_session_log_id = uuid7()
@@ -436,14 +468,19 @@ class Client:
         response = _parse(pb.AppendLogsResponse, payload, "AppendLogs")
         return [AppendResult._from_pb(r) for r in response.results]
 
-    def get_log(self, orchestration_session_log_id: str) -> LogEntry:
+    def get_log(self, orchestration_session_log_id: IdArg) -> LogEntry:
         """Read one entry (``GetLog``).
 
+        Args:
+            orchestration_session_log_id: the entry's id, text or :class:`uuid.UUID`.
+
         Raises:
+            TypeError: the id is neither ``str`` nor :class:`uuid.UUID`.
             InvalidArgument: the id is malformed.
             NotFound: no entry has this id.
         """
-        request = pb.GetLogRequest(orchestration_session_log_id=orchestration_session_log_id)
+        entry_id = _arg_id(orchestration_session_log_id, "orchestration_session_log_id")
+        request = pb.GetLogRequest(orchestration_session_log_id=entry_id)
         payload = self._unary("GetLog", request.SerializeToString())
         return LogEntry._from_pb(_parse(pb.LogEntry, payload, "GetLog"))
 
@@ -455,7 +492,7 @@ class Client:
 
     def stream_children(
         self,
-        parent: Optional[str] = None,
+        parent: Optional[IdArg] = None,
         after_seq: int = 0,
         follow: bool = False,
         limit: int = 0,
@@ -466,18 +503,26 @@ class Client:
         draining server (per the retry policy), so every entry is yielded exactly once.
 
         Args:
-            parent: the parent's id; None streams the roots.
-            after_seq: yield only entries with a larger seq.
+            parent: the parent's id (text or :class:`uuid.UUID`); None streams the roots.
+            after_seq: yield only entries with a larger seq (0..2^64 - 1).
             follow: keep the stream open and yield new children as they are committed.
-            limit: stop after this many entries (0 = no limit).
+            limit: stop after this many entries (0 = no limit; at most 2^32 - 1).
 
         Returns:
             A :class:`LogStream`; close it (or leave ``with``) to cancel the call.
+
+        Raises:
+            TypeError: an argument of the wrong type (raised by this call, before any I/O).
+            ValueError: ``after_seq`` or ``limit`` negative or too large (likewise).
 
         Raises (while iterating):
             InvalidArgument: the parent id is malformed.
             NotFound: the parent does not exist.
         """
+        parent = _arg_id(parent, "parent")
+        after_seq = _arg_int(after_seq, "after_seq", 0, UINT64_MAX)
+        follow = _arg_bool(follow, "follow")
+        limit = _arg_int(limit, "limit", 0, UINT32_MAX, " (0 means no limit)")
         state = _StreamState(after_seq)
         return LogStream(self._children(state, parent, follow, limit), state)
 
@@ -524,21 +569,27 @@ class Client:
                     raise
                 state.closed.wait(delay)
 
-    def get_tree(self, root: str, max_depth: int = 0) -> LogStream[TreeNode]:
+    def get_tree(self, root: IdArg, max_depth: int = 0) -> LogStream[TreeNode]:
         """Iterate the subtree of ``root`` depth-first in preorder (``GetTree``).
 
         The root comes first at depth 0; children follow by ``sibling_order``. The call is
         retried only before its first node (a tree walk cannot resume).
 
         Args:
-            root: the root entry's id.
-            max_depth: keep depths 0..max_depth (0 = unbounded).
+            root: the root entry's id, text or :class:`uuid.UUID`.
+            max_depth: keep depths 0..max_depth (0 = unbounded; at most 2^32 - 1).
+
+        Raises:
+            TypeError: an argument of the wrong type (raised by this call, before any I/O).
+            ValueError: ``max_depth`` negative or too large (likewise).
 
         Raises (while iterating):
             InvalidArgument: the id is malformed.
             NotFound: the root does not exist.
         """
-        request = pb.GetTreeRequest(root_id=root)
+        root_id = _arg_id(root, "root")
+        max_depth = _arg_int(max_depth, "max_depth", 0, UINT32_MAX, " (0 means unbounded)")
+        request = pb.GetTreeRequest(root_id=root_id)
         if max_depth:
             request.max_depth = max_depth
         state = _StreamState(None)

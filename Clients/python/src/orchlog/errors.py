@@ -189,7 +189,8 @@ class DataLoss(OrchLogError):
 
 
 class Unauthenticated(OrchLogError):
-    """UNAUTHENTICATED (not sent by orchlogd 0.1)."""
+    """UNAUTHENTICATED: the server requires an auth token (``--auth-token-file``) and the
+    client's ``auth_token`` was missing or wrong. The default policy does not retry it."""
 
     default_code = StatusCode.UNAUTHENTICATED
 
