@@ -3,11 +3,18 @@ import Foundation
 import OrchLogClient
 
 struct Append: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Append an entry and print it as stored.")
+    static let configuration = CommandConfiguration(
+        commandName: "append",
+        abstract: "Append an entry and print it as stored.",
+        discussion: """
+            Content that starts with '-' goes after '--', which ends the options: \
+            orchlog append --category note -- -x
+            """
+    )
 
     @OptionGroup var server: ServerOptions
 
-    @Argument(help: "The entry's content.")
+    @Argument(help: "The entry's content (after -- if it starts with '-': orchlog append -- -x).")
     var content: String
 
     @Option(help: "The parent entry's id (default: a new root).")
@@ -16,7 +23,8 @@ struct Append: AsyncParsableCommand {
     @Option(help: "The entry's category, e.g. error, warning, note.")
     var category: String?
 
-    @Option(help: "The sibling order (default: after the parent's last child).")
+    // Unconditional, so a negative order can follow as the next argument.
+    @Option(parsing: .unconditional, help: "The sibling order, may be negative (default: after the parent's last child).")
     var order: Int64?
 
     @Option(help: "JSON text, or @FILE to read it from a file.")
@@ -44,23 +52,19 @@ struct Append: AsyncParsableCommand {
             if self.json {
                 print(JSONOutput.entry(result.entry, extra: ["created": result.created]))
             } else {
-                print(Format.entryLine(result.entry) + (result.created ? "" : "  (already stored)"))
+                print(Format.entryLine(result.entry, colour: Format.colourOnStdout) + (result.created ? "" : "  (already stored)"))
             }
         }
     }
 
     private func readElaboration() throws -> String? {
         guard let elaboration, elaboration.hasPrefix("@") else { return self.elaboration }
-        let path = String(elaboration.dropFirst())
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("--elaboration: cannot read file \(Format.escaped(path))")
-        }
-        return String(decoding: data, as: UTF8.self)
+        return try RawInput.readFile(String(elaboration.dropFirst()), for: "--elaboration")
     }
 }
 
 struct Get: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print one entry.")
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print one entry.")
 
     @OptionGroup var server: ServerOptions
 
@@ -84,20 +88,23 @@ struct Get: AsyncParsableCommand {
 }
 
 struct Children: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the children of an entry (or the roots), in seq order.")
+    static let configuration = CommandConfiguration(
+        commandName: "children", abstract: "Print the children of an entry (or the roots), in seq order."
+    )
 
     @OptionGroup var server: ServerOptions
 
     @Argument(help: "The parent's id (default: the roots).")
     var id: String?
 
-    @Option(help: "Only children with a seq above this.")
+    // Numbers are parsed unconditionally, so `--limit -1` is refused as a value, not as a missing one.
+    @Option(parsing: .unconditional, help: "Only children with a seq above this.")
     var after: UInt64 = 0
 
-    @Option(help: "Stop after this many (0: no limit; at most 4294967295).")
+    @Option(parsing: .unconditional, help: "Stop after this many (0: no limit; at most 4294967295).")
     var limit: Int = 0
 
-    @Flag(help: "Keep printing new children as they are appended, until interrupted.")
+    @Flag(help: "Keep printing new children as they are appended, until interrupted (so not with --timeout).")
     var follow = false
 
     @Flag(help: "Print JSON, one object per line.")
@@ -106,15 +113,19 @@ struct Children: AsyncParsableCommand {
     func validate() throws {
         _ = try self.id.map { try parseID($0, "id") }
         try validateCount(self.limit, "--limit")
+        if self.follow && self.server.timeout != nil {
+            throw ValidationError("--timeout does not apply to --follow, which runs until interrupted")
+        }
     }
 
     func run() async throws {
         let parent = try self.id.map { try parseID($0, "id") }
         var options = CallOptions()
         if !self.follow { options.timeout = self.server.callTimeout }
+        let colour = Format.colourOnStdout
         try await runClient(self.server) { client in
             for try await entry in client.streamChildren(of: parent, after: self.after, follow: self.follow, limit: self.limit, options: options) {
-                print(self.json ? JSONOutput.entry(entry) : Format.entryLine(entry))
+                print(self.json ? JSONOutput.entry(entry) : Format.entryLine(entry, colour: colour))
                 if self.follow { fflush(nil) }
             }
         }
@@ -122,14 +133,20 @@ struct Children: AsyncParsableCommand {
 }
 
 struct Tree: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Draw the subtree under an entry.")
+    static let configuration = CommandConfiguration(
+        commandName: "tree",
+        abstract: "Draw the subtree under an entry.",
+        discussion: """
+            Levels deeper than \(TreeRenderer.maxDrawnDepth) are marked [depth N] instead of being indented further.
+            """
+    )
 
     @OptionGroup var server: ServerOptions
 
     @Argument(help: "The root's id.")
     var id: String
 
-    @Option(help: "The deepest level to show (0: all; at most 4294967295).")
+    @Option(parsing: .unconditional, help: "The deepest level to show (0: all; at most 4294967295).")
     var depth: Int = 0
 
     @Flag(help: "Print JSON, one node per line, in preorder.")
@@ -142,24 +159,26 @@ struct Tree: AsyncParsableCommand {
 
     func run() async throws {
         let root = try parseID(self.id, "id")
+        var renderer = TreeRenderer(colour: Format.colourOnStdout)
         try await runClient(self.server) { client in
-            var nodes: [TreeNode] = []
             for try await node in client.getTree(root: root, maxDepth: self.depth) {
                 if self.json {
                     print(JSONOutput.entry(node.entry, extra: ["depth": node.depth]))
                 } else {
-                    nodes.append(node)
+                    print(renderer.add(node), terminator: "")
                 }
             }
             if !self.json {
-                print(TreeRenderer(colour: isatty(STDOUT_FILENO) == 1).render(nodes), terminator: "")
+                print(renderer.finish(), terminator: "")
             }
         }
     }
 }
 
 struct Health: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the server's status, version and entry count.")
+    static let configuration = CommandConfiguration(
+        commandName: "health", abstract: "Print the server's status, version and entry count."
+    )
 
     @OptionGroup var server: ServerOptions
 
