@@ -52,7 +52,7 @@ enum LogService {
         do {
             return try M.decodeUntrusted(bytes)
         } catch {
-            throw .invalidArgument("request is not a valid \(M.protoMessageName): \(error)")
+            throw .invalidArgument("request is not a valid \(M.protoMessageName): \(describeDecodingFailure(error))")
         }
     }
 

@@ -107,6 +107,11 @@ package final class OrchLogServer: Sendable {
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(self.configuration.drainGraceMillis)) {
             let remaining = self.state.withLock { Array($0.connections.values) }
+            if !remaining.isEmpty {
+                self.logger.warning("drain grace period over: closing connections whose calls are still running; those calls get no answer", metadata: [
+                    "connections": "\(remaining.count)", "grace_ms": "\(self.configuration.drainGraceMillis)",
+                ])
+            }
             for connection in remaining {
                 connection.queue.async { connection.forceClose(reason: "drain grace period over") }
             }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import OrchLogWire
 import Synchronization
@@ -65,7 +70,7 @@ package final class LogStore: Sendable {
         } catch let error as StoreError {
             throw error
         } catch let error as SQLiteError {
-            throw StoreError("cannot open database \(path): \(error.message)")
+            throw StoreError("cannot open database \(path): \(error.message)\(Self.accessProblem(path: path).map { " (\($0))" } ?? "")")
         } catch {
             throw StoreError("cannot open database \(path): \(error)")
         }
@@ -83,8 +88,8 @@ package final class LogStore: Sendable {
         guard try db.scalarText("PRAGMA journal_mode=WAL")?.lowercased() == "wal" else {
             throw StoreError(
                 db.isReadOnly
-                    ? "\(path) is read-only and not in WAL journal mode, which orchlog needs"
-                    : "cannot switch \(path) to WAL journal mode"
+                    ? "\(path) is read-only and not in WAL journal mode, which orchlog needs: a read-only file is served only if it is in WAL mode already (run PRAGMA journal_mode=WAL on it while it is writable)"
+                    : "cannot switch \(path) to WAL journal mode\(Self.accessProblem(path: path).map { " (\($0))" } ?? "")"
             )
         }
         try db.execute("""
@@ -96,23 +101,36 @@ package final class LogStore: Sendable {
         return db
     }
 
-    /// Creates the table with the verbatim DDL, or checks that the existing one has exactly the
-    /// specified columns; then adds orchlog's indexes.
+    /// Why SQLite may have failed to open `path` for orchlog, which needs to create or write the
+    /// `-wal` and `-shm` files beside it: the reason its "unable to open" or "readonly database"
+    /// leaves out, or nil.
+    private static func accessProblem(path: String) -> String? {
+        // "/x.db" lives in "/", "x.db" in ".".
+        let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        var fs = statvfs()
+        if statvfs(directory, &fs) == 0 && fs.f_flag & UInt(ST_RDONLY) != 0 {
+            return "\(directory) is on a read-only filesystem, where SQLite cannot keep the -wal and -shm files orchlog needs"
+        }
+        guard access(directory, W_OK) != 0 else { return nil }
+        if access(path, F_OK) != 0 {
+            return "the file does not exist and its directory \(directory) is not writable"
+        }
+        if access(path + "-wal", F_OK) != 0 {
+            return "SQLite cannot create \(path)-wal and \(path)-shm: the directory \(directory) is not writable"
+        }
+        return nil
+    }
+
+    /// Creates the table with the verbatim DDL, or checks that the existing one is that table
+    /// (`Schema.checkTable`); then adds orchlog's indexes.
     private static func prepareTable(_ db: Database, path: String) throws {
         let existing = try db.scalarText(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'orchestration_session_log'"
         )
         if existing == nil {
             try db.execute(Schema.createTable)
-        } else {
-            let info = try Statement(db: db, sql: #"PRAGMA table_info("orchestration_session_log")"#)
-            var columns: [String] = []
-            while try info.step() { columns.append(info.text(1) ?? "") }
-            guard columns == Schema.columns else {
-                throw StoreError(
-                    "\(path): table orchestration_session_log has columns \(columns), expected exactly \(Schema.columns)"
-                )
-            }
+        } else if let problem = try Schema.checkTable(db) {
+            throw StoreError("\(path): table orchestration_session_log \(problem); orchlog serves only the table as specified (docs/PROTOCOL.md, section 12)")
         }
         try db.execute(Schema.createIndexes)
     }

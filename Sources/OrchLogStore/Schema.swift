@@ -20,6 +20,57 @@ package enum Schema {
         "orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration",
     ]
 
+    /// Each column as `PRAGMA table_info` describes the specified table: name, declared type,
+    /// NOT NULL, primary key.
+    private static let columnInfo: [(name: String, type: String, notNull: Bool, primaryKey: Bool)] = [
+        ("orchestration_session_log_id", "UUID", true, true),
+        ("category", "TEXT", false, false),
+        ("parent_exec_id", "UUID", false, false),
+        ("content", "TEXT", true, false),
+        ("sibling_order", "INTEGER", false, false),
+        ("elaboration", "TEXT", false, false),
+    ]
+
+    /// What makes an existing `orchestration_session_log` another table than the specified one,
+    /// or nil. The rules rely on what the DDL gives: the declared types (a TEXT sibling_order
+    /// would store orders as text, and sort them so), the primary key, the foreign key (a
+    /// missing parent is found by it) and rowids (`seq`).
+    static func checkTable(_ db: Database) throws(SQLiteError) -> String? {
+        let info = try Statement(db: db, sql: #"PRAGMA table_info("orchestration_session_log")"#)
+        var found: [(name: String, type: String, notNull: Bool, primaryKey: Bool)] = []
+        while try info.step() {
+            found.append((info.text(1) ?? "", info.text(2) ?? "", info.int64(3) == 1, info.int64(5) == 1))
+        }
+        guard found.map(\.name) == self.columns else {
+            return "has columns \(found.map(\.name)), expected exactly \(self.columns)"
+        }
+        for (column, expected) in zip(found, self.columnInfo) {
+            if column.type.uppercased() != expected.type {
+                return "declares \(column.name) as \(column.type.isEmpty ? "no type" : column.type), expected \(expected.type)"
+            }
+            if column.notNull != expected.notNull {
+                return "has \(column.name) \(column.notNull ? "NOT NULL" : "nullable"), expected \(expected.notNull ? "NOT NULL" : "nullable")"
+            }
+            if column.primaryKey != expected.primaryKey {
+                return expected.primaryKey
+                    ? "does not have \(column.name) as its primary key" : "has \(column.name) in its primary key"
+            }
+        }
+        let keys = try Statement(db: db, sql: #"PRAGMA foreign_key_list("orchestration_session_log")"#)
+        var foreignKeys: [String] = []
+        while try keys.step() { foreignKeys.append("\(keys.text(3) ?? "") -> \(keys.text(2) ?? "").\(keys.text(4) ?? "")") }
+        let expectedKey = "parent_exec_id -> orchestration_session_log.orchestration_session_log_id"
+        guard foreignKeys == [expectedKey] else {
+            return "has foreign keys \(foreignKeys), expected exactly [\(expectedKey)]"
+        }
+        do {
+            _ = try Statement(db: db, sql: #"SELECT rowid FROM "orchestration_session_log" LIMIT 0"#)
+        } catch {
+            return "has no rowid (created WITHOUT ROWID), and orchlog's seq is the rowid"
+        }
+        return nil
+    }
+
     /// - `parent_seq`: (parent, rowid) — "children of P after seq S" is one index seek.
     /// - `parent_order`: (parent, NULL-last flag, sibling_order, rowid) — a parent's children in
     ///   tree order without a sort, and `max(sibling_order)` for assignment as one seek.

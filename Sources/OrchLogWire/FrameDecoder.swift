@@ -112,7 +112,7 @@ extension Frame {
         do {
             self = try payload.withUnsafeBytes { try Frame.decodeUntrusted($0) }
         } catch {
-            throw .malformed(String(describing: error))
+            throw .malformed(describeDecodingFailure(error))
         }
     }
 }
@@ -130,5 +130,20 @@ extension SwiftProtobuf.Message {
     /// Decodes a nested payload (a request inside `CallStart`) that came from the network.
     package static func decodeUntrusted(_ bytes: some SwiftProtobufContiguousBytes) throws -> Self {
         try bytes.withUnsafeBytes { try Self.decodeUntrusted($0) }
+    }
+}
+
+/// What a failed decode found, in words a peer can act on (SwiftProtobuf's case names, such as
+/// `malformedProtobuf`, are not).
+package func describeDecodingFailure(_ error: any Error) -> String {
+    guard let error = error as? BinaryDecodingError else { return "\(error)" }
+    switch error {
+    case .trailingGarbage: return "bytes are left over after the message"
+    case .truncated: return "the message is cut short"
+    case .invalidUTF8: return "a string field is not valid UTF-8"
+    case .malformedProtobuf: return "the bytes are not protobuf (a bad tag, wire type or length)"
+    case .missingRequiredFields: return "required fields are missing"
+    case .internalExtensionError: return "an extension field could not be decoded"
+    case .messageDepthLimit: return "messages are nested more than \(ProtocolConstants.messageDepthLimit) levels deep"
     }
 }

@@ -38,7 +38,7 @@ struct Orchlogd: ParsableCommand {
     @Option(help: "Largest frame payload accepted, in bytes.")
     var maxFrameBytes = 4 * 1024 * 1024
 
-    @Option(help: "Largest entry content accepted, in UTF-8 bytes (default: max frame bytes - 64 KiB).")
+    @Option(help: "Largest entry content accepted, in UTF-8 bytes (default: max frame bytes - 64 KiB, and at least half of max frame bytes).")
     var maxContentBytes: Int?
 
     @Option(help: "Connections served at once; more are refused with RESOURCE_EXHAUSTED.")
@@ -57,7 +57,7 @@ struct Orchlogd: ParsableCommand {
     var drainGraceMs = 5_000
 
     @Option(help: "Event loops that serve connections, each one serial queue (default: the number of cores).")
-    var eventLoops = System.coreCount
+    var eventLoops: Int?
 
     @Option(help: "Reader connections to the database.")
     var readers = 2
@@ -82,7 +82,10 @@ struct Orchlogd: ParsableCommand {
         guard self.helloTimeoutMs >= 1 else { throw ValidationError("--hello-timeout-ms must be positive") }
         guard self.idleTimeoutMs >= 0 else { throw ValidationError("--idle-timeout-ms must be 0 or more") }
         guard self.drainGraceMs >= 0 else { throw ValidationError("--drain-grace-ms must be 0 or more") }
-        guard (1...64).contains(self.eventLoops) else { throw ValidationError("--event-loops must be 1...64") }
+        if let eventLoops = self.eventLoops, !(1...64).contains(eventLoops) {
+            throw ValidationError("--event-loops must be 1...64")
+        }
+        guard !self.db.isEmpty else { throw ValidationError("--db must name a file") }
         guard (1...64).contains(self.readers) else { throw ValidationError("--readers must be 1...64") }
         do {
             _ = try SocketAddress(parsing: self.listen)
@@ -105,18 +108,6 @@ struct Orchlogd: ParsableCommand {
         if !Database.disableMemoryStatistics() {
             logger.debug("SQLite was initialized before orchlogd configured it: its memory statistics stay on")
         }
-        var storeOptions = StoreOptions()
-        storeOptions.sync = self.sync
-        storeOptions.readerCount = self.readers
-        storeOptions.maxContentBytes = self.maxContentBytes ?? (self.maxFrameBytes - 64 * 1024)
-        let store: LogStore
-        do {
-            store = try LogStore(path: self.db, options: storeOptions, logger: logger)
-        } catch {
-            printError("orchlogd: \(error)")
-            throw ExitCode(2)
-        }
-
         var configuration = ServerConfiguration(listen: try SocketAddress(parsing: self.listen))
         configuration.maxFrameBytes = self.maxFrameBytes
         configuration.maxConnections = self.maxConnections
@@ -124,7 +115,7 @@ struct Orchlogd: ParsableCommand {
         configuration.helloTimeoutMillis = self.helloTimeoutMs
         configuration.idleTimeoutMillis = self.idleTimeoutMs
         configuration.drainGraceMillis = self.drainGraceMs
-        configuration.eventLoops = self.eventLoops
+        configuration.eventLoops = self.eventLoops ?? min(System.coreCount, 64)
         if let path = self.authTokenFile {
             do {
                 configuration.authToken = try AuthToken.read(from: path)
@@ -135,12 +126,33 @@ struct Orchlogd: ParsableCommand {
         } else if !configuration.listen.isLoopback {
             logger.warning("listening on a non-loopback address without --auth-token-file: any host that reaches \(configuration.listen) can read and append")
         }
+
+        var storeOptions = StoreOptions()
+        storeOptions.sync = self.sync
+        storeOptions.readerCount = self.readers
+        storeOptions.maxContentBytes = self.maxContentBytes ?? Self.defaultMaxContentBytes(maxFrameBytes: self.maxFrameBytes)
+        // A file this run creates is removed again if the server cannot start after all.
+        let createsDatabase = access(self.db, F_OK) != 0
+        let store: LogStore
+        do {
+            store = try LogStore(path: self.db, options: storeOptions, logger: logger)
+        } catch {
+            printError("orchlogd: \(error)")
+            throw ExitCode(2)
+        }
+        func giveUp(_ message: String, status: Int32) -> ExitCode {
+            printError("orchlogd: \(message)")
+            if createsDatabase {
+                store.close()
+                for suffix in ["", "-wal", "-shm"] { unlink(self.db + suffix) }
+            }
+            return ExitCode(status)
+        }
         let server: OrchLogServer
         do {
             server = try OrchLogServer(configuration: configuration, store: store, logger: logger)
         } catch {
-            printError("orchlogd: \(error)")
-            throw ExitCode(2)
+            throw giveUp("\(error)", status: 2)
         }
         // Before listening: a SIGTERM that arrives during start-up must drain, not be lost.
         let signals = SignalHandling(server: server, logger: logger)
@@ -149,14 +161,21 @@ struct Orchlogd: ParsableCommand {
         do {
             address = try server.start()
         } catch {
-            printError("orchlogd: cannot listen on \(self.listen): \(error)")
-            throw ExitCode(3)
+            throw giveUp("cannot listen on \(self.listen): \(error)", status: 3)
         }
         logger.info("listening on \(address)", metadata: [
             "db": "\(self.db)", "entries": "\(store.entryCount)", "sync": "\(self.sync.rawValue)",
         ])
 
         dispatchMain()
+    }
+}
+
+extension Orchlogd {
+    /// A frame's worth of content with 64 KiB left for the other fields, and never less than
+    /// half a frame (the smallest frame, 64 KiB, would otherwise leave no content at all).
+    static func defaultMaxContentBytes(maxFrameBytes: Int) -> Int {
+        max(maxFrameBytes - 64 * 1024, maxFrameBytes / 2)
     }
 }
 

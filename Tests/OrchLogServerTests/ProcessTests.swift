@@ -1,4 +1,5 @@
 import Foundation
+import OrchLogStore
 import OrchLogTestSupport
 import OrchLogWire
 import Testing
@@ -103,10 +104,45 @@ struct ProcessTests {
         #expect(open.waitForExit(timeout: 10) == 0)
     }
 
+    @Test("a port in use is exit 3, and removes the database file that run created, not one it found")
+    func portInUse() throws {
+        let directory = TemporaryDirectory()
+        let first = try OrchlogdProcess(db: directory.file("first.db"))
+        let fresh = directory.file("fresh.db")
+        let refused = try OrchlogdProcess(db: fresh, port: first.port, waitForListening: false)
+        #expect(refused.waitForExit(timeout: 10) == 3)
+        #expect(refused.stderrContains("cannot listen on"))
+        for suffix in ["", "-wal", "-shm"] { #expect(!FileManager.default.fileExists(atPath: fresh + suffix), "\(suffix)") }
+
+        let kept = directory.file("kept.db")
+        try sqlite3CLI(kept, Schema.createTable + ";")
+        let refusedAgain = try OrchlogdProcess(db: kept, port: first.port, waitForListening: false)
+        #expect(refusedAgain.waitForExit(timeout: 10) == 3)
+        #expect(FileManager.default.fileExists(atPath: kept))
+        first.signal(SIGTERM)
+        #expect(first.waitForExit(timeout: 10) == 0)
+    }
+
+    @Test("the smallest frame leaves half of it for content by default")
+    func contentLimitOfTheSmallestFrame() throws {
+        let directory = TemporaryDirectory()
+        let server = try OrchlogdProcess(db: directory.file("small.db"), arguments: ["--max-frame-bytes", "65536"])
+        let client = try RawClient(port: server.port)
+        try client.hello()
+        #expect(try client.append(entry(content: String(repeating: "x", count: 32768))).content.utf8.count == 32768)
+        let over = try client.call(MethodPath.appendLog, AppendLogRequest.with { $0.entry = entry(content: String(repeating: "x", count: 32769)) })
+        #expect(over.code == .invalidArgument && over.message.contains("limit of 32768 bytes"), "\(over.message)")
+        server.signal(SIGTERM)
+        #expect(server.waitForExit(timeout: 10) == 0)
+    }
+
     @Test("bad flags are a usage error naming the flag")
     func badFlags() throws {
         let server = try OrchlogdProcess(db: "/tmp/unused.db", arguments: ["--listen", "nowhere"], waitForListening: false)
         #expect(server.waitForExit(timeout: 10) == 64)
         #expect(server.stderrContains("--listen"))
+        let noFile = try OrchlogdProcess(db: "", waitForListening: false)
+        #expect(noFile.waitForExit(timeout: 10) == 64)
+        #expect(noFile.stderrContains("--db must name a file"))
     }
 }

@@ -113,6 +113,48 @@ struct ExistingDatabaseTests {
         }
     }
 
+    @Test("a table with the right names but not the specified table is refused, naming what differs", arguments: [
+        ("\"sibling_order\" TEXT", "declares sibling_order as TEXT, expected INTEGER"),
+        ("\"orchestration_session_log_id\" UUID NOT NULL", "does not have orchestration_session_log_id as its primary key"),
+        ("\"content\" TEXT", "has content nullable, expected NOT NULL"),
+        ("FOREIGN KEY", "has foreign keys [], expected exactly"),
+        (")\n", "has no rowid (created WITHOUT ROWID)"),
+    ])
+    func refusesAnotherTable(change: String, problem: String) throws {
+        // The specified DDL with one thing changed.
+        var ddl = Schema.createTable
+        switch change {
+        case "\"sibling_order\" TEXT": ddl = ddl.replacingOccurrences(of: #""sibling_order" INTEGER"#, with: change)
+        case "\"orchestration_session_log_id\" UUID NOT NULL":
+            ddl = ddl.replacingOccurrences(of: #""orchestration_session_log_id" UUID PRIMARY KEY NOT NULL"#, with: change)
+        case "\"content\" TEXT": ddl = ddl.replacingOccurrences(of: #""content" TEXT NOT NULL"#, with: change)
+        case "FOREIGN KEY":
+            ddl = ddl.replacingOccurrences(of: #"CHECK(json_valid(elaboration) OR elaboration IS NULL),"#, with: "CHECK(json_valid(elaboration) OR elaboration IS NULL)")
+            ddl = String(ddl[..<ddl.range(of: "FOREIGN KEY")!.lowerBound]) + ")"
+        default: ddl += " WITHOUT ROWID"
+        }
+        #expect(ddl != Schema.createTable)
+        let path = self.directory.file("changed.db")
+        try sqlite3CLI(path, ddl + ";")
+        let made = try sqlite3CLI(path, "SELECT count(*) FROM sqlite_master WHERE name = 'orchestration_session_log';")
+        #expect(made.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "the changed DDL made the table")
+        #expect {
+            try LogStore(path: path, logger: Logger(label: "test"))
+        } throws: { error in
+            "\(error)".contains(problem)
+        }
+    }
+
+    @Test("the specified DDL with its types spelled in lower case is the same table")
+    func acceptsTypesInAnyCase() throws {
+        let path = self.directory.file("lower.db")
+        let ddl = Schema.createTable.replacingOccurrences(of: " UUID", with: " uuid").replacingOccurrences(of: " TEXT", with: " text")
+        #expect(ddl != Schema.createTable)
+        try sqlite3CLI(path, ddl + ";")
+        let store = try LogStore(path: path, logger: Logger(label: "test"))
+        store.close()
+    }
+
     @Test("a file that is not a database is refused with a clear error")
     func refusesGarbage() throws {
         let path = self.directory.file("garbage.db")
