@@ -76,7 +76,11 @@ final class ChildrenStream: ResponseStream, @unchecked Sendable {
                 self.readyIndex += 1
                 self.readyBytes -= entry.bytes.count
                 self.cursor = entry.seq
-                self.connection.send(self.call, payload: entry.bytes)
+                // Only a row another tool stored can be too large; the client needs its seq to go on.
+                self.connection.send(
+                    self.call, payload: entry.bytes,
+                    hint: "the entry with seq \(entry.seq), which a StreamChildren with after_seq \(entry.seq) skips"
+                )
                 if let remaining {
                     self.remaining = remaining - 1
                     if remaining == 1 {

@@ -225,11 +225,13 @@ final class ServerConnection: ConnectionHandler, @unchecked Sendable {
     /// hand, streams encode entries on a reader's queue or once for every follower). A message
     /// that would not fit in a frame ends the call with RESOURCE_EXHAUSTED instead: the peer
     /// would have to drop the connection for it.
-    func send(_ call: ServerCall, payload: [UInt8]) {
+    /// - Parameter hint: what the error adds when the message does not fit (which row it is).
+    func send(_ call: ServerCall, payload: [UInt8], hint: @autoclosure () -> String? = nil) {
         guard payload.count + Self.messageFrameOverhead <= self.configuration.maxFrameBytes else {
             self.finish(call, RPCStatus(
                 .resourceExhausted,
                 "response message of \(payload.count) bytes exceeds the frame limit of \(self.configuration.maxFrameBytes) bytes"
+                    + (hint().map { ": \($0)" } ?? "")
             ))
             return
         }

@@ -101,6 +101,28 @@ struct FollowTests {
         #expect(server.store.entryCount == 4)
     }
 
+    @Test("a row another tool stored larger than a frame ends the stream with its seq, and after_seq gets past it")
+    func rowOverAFrame() throws {
+        let server = try TestServer { $0.maxFrameBytes = 64 * 1024 }
+        let client = try server.client()
+        let parent = try client.append(entry(content: "p")).orchestrationSessionLogID
+        let before = try client.append(entry(parent: parent, content: "before"))
+        try sqlite3CLI(server.store.path, """
+            INSERT INTO orchestration_session_log (orchestration_session_log_id, parent_exec_id, content)
+            VALUES ('0190f3a2-7c4b-7d2e-8f00-0123456789ab', '\(parent)', replace(hex(zeroblob(40000)), '0', 'x'));
+            """)
+        let after = try client.append(entry(parent: parent, content: "after"))
+        let big = before.seq + 1
+
+        let cut = try client.call(MethodPath.streamChildren, Orchlog_V1_StreamChildrenRequest.with { $0.parentExecID = parent })
+        #expect(try cut.decode(LogEntryMessage.self) == [before])
+        #expect(cut.code == .resourceExhausted)
+        #expect(cut.message.contains("seq \(big)") && cut.message.contains("after_seq \(big)"), "\(cut.message)")
+        let rest = try client.call(MethodPath.streamChildren, Orchlog_V1_StreamChildrenRequest.with { $0.parentExecID = parent; $0.afterSeq = big })
+        #expect(rest.code == .ok)
+        #expect(try rest.decode(LogEntryMessage.self) == [after])
+    }
+
     @Test("roots can be followed")
     func followRoots() throws {
         let server = try TestServer()
