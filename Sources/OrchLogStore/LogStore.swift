@@ -111,6 +111,9 @@ package final class LogStore: Sendable {
         if statvfs(directory, &fs) == 0 && fs.f_flag & UInt(ST_RDONLY) != 0 {
             return "\(directory) is on a read-only filesystem, where SQLite cannot keep the -wal and -shm files orchlog needs"
         }
+        if access(path, F_OK) == 0 && access(path, W_OK) != 0 {
+            return "the file is read-only, and orchlog serves a read-only file only if it is in WAL journal mode already"
+        }
         guard access(directory, W_OK) != 0 else { return nil }
         if access(path, F_OK) != 0 {
             return "the file does not exist and its directory \(directory) is not writable"

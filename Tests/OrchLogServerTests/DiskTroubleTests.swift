@@ -1,4 +1,5 @@
 import Foundation
+import OrchLogStore
 import OrchLogTestSupport
 import OrchLogWire
 import Testing
@@ -67,6 +68,22 @@ struct DiskTroubleTests {
         #expect(restarted.waitForExit(timeout: 10) == 0)
         #expect(try Self.sqlite(db, "PRAGMA integrity_check") == "ok")
         #expect(try Self.sqlite(db, "SELECT count(*) FROM orchestration_session_log") == "\(stored.count + 1)")
+    }
+
+    @Test(
+        "a read-only file that another tool left in rollback-journal mode is refused, saying why",
+        .enabled(if: geteuid() == 0, "needs root to run orchlogd as nobody, for whom the file mode applies")
+    )
+    func readOnlyRollbackJournal() throws {
+        let directory = TemporaryDirectory()
+        chmod(directory.path, 0o777)
+        let db = directory.file("journal.db")
+        _ = try sqlite3CLI(db, Schema.createTable + ";")
+        #expect(try Self.sqlite(db, "PRAGMA journal_mode") == "delete")
+        Self.setMode(0o444, database: db)
+        let server = try OrchlogdProcess(db: db, waitForListening: false, asNobody: true)
+        #expect(server.waitForExit(timeout: 10) == 2)
+        #expect(server.stderrContains("the file is read-only, and orchlog serves a read-only file only if it is in WAL journal mode already"), "\(server.stderr)")
     }
 
     @Test(
