@@ -53,6 +53,8 @@ public final class OrchLogClient: Sendable {
     ///   call created it (`false`: an identical entry with that id was already stored).
     /// - Throws: `OrchLogError` — INVALID_ARGUMENT, FAILED_PRECONDITION (no such parent),
     ///   ALREADY_EXISTS (same id, other fields), DEADLINE_EXCEEDED, UNAVAILABLE.
+    /// The result may be ignored: a worker that only logs needs no more than the absence of an error.
+    @discardableResult
     public func appendLog(_ entry: LogEntry, options: CallOptions = .defaults) async throws(OrchLogError) -> AppendResult {
         let response: Orchlog_V1_AppendLogResponse = try await self.unary(
             MethodPath.appendLog, Orchlog_V1_AppendLogRequest.with { $0.entry = entry.message }, options: options
@@ -61,6 +63,7 @@ public final class OrchLogClient: Sendable {
     }
 
     /// Appends entries atomically: all or none. A parent may come earlier in the same batch.
+    @discardableResult
     public func appendLogs(_ entries: [LogEntry], options: CallOptions = .defaults) async throws(OrchLogError) -> [AppendResult] {
         let response: Orchlog_V1_AppendLogsResponse = try await self.unary(
             MethodPath.appendLogs, Orchlog_V1_AppendLogsRequest.with { $0.entries = entries.map(\.message) }, options: options
