@@ -16,9 +16,7 @@ package enum Schema {
         """
 
     /// The columns, in table order.
-    package static let columns = [
-        "orchestration_session_log_id", "category", "parent_exec_id", "content", "sibling_order", "elaboration",
-    ]
+    package static let columns = columnInfo.map(\.name)
 
     /// Each column as `PRAGMA table_info` describes the specified table: name, declared type,
     /// NOT NULL, primary key.
